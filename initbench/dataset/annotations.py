@@ -1,0 +1,362 @@
+"""The official INIT annotation text format: parse (with file:line positions) and write.
+
+A file is a sequence of records separated by blank lines::
+
+    # 1
+    /video_data_20180804/.../camera_2_center_fov60.h264/15_00404.png
+    3 1208 1920 1
+    0
+    4
+    1 745.1 620.9 955.2 719.8
+    ...
+
+that is: a ``# <index>`` header, the image path relative to the domain folder (it may start
+with ``/``), the size line ``C H W N``, a ``0`` line, the box count, then one
+``cls x1 y1 x2 y2`` line per box in absolute pixels (floats). Class ids: 1 car,
+2 speed limit sign, 3 person.
+
+The parser never guesses and never stops at the first problem: a line the format does not
+allow becomes a :class:`~initbench.dataset.findings.Finding` with its file and line, and the
+parser resynchronises on the next ``#`` header. Semantic checks (boxes inside the frame,
+known class ids, duplicates) live in :mod:`initbench.dataset.validate`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from initbench.dataset.findings import Finding, make_finding
+from initbench.dataset.release import DOMAINS
+
+
+@dataclass(frozen=True)
+class Box:
+    """One box: category id and corners in absolute pixels of the original frame."""
+
+    cls: int
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+    line: int | None = field(default=None, compare=False)
+
+    @property
+    def width(self) -> float:
+        return self.x2 - self.x1
+
+    @property
+    def height(self) -> float:
+        return self.y2 - self.y1
+
+    def as_tuple(self) -> tuple[int, float, float, float, float]:
+        return (self.cls, self.x1, self.y1, self.x2, self.y2)
+
+
+@dataclass(frozen=True)
+class Record:
+    """One annotated image.
+
+    ``path`` is the image path exactly as written in the annotation file (relative to the
+    domain folder, possibly with a leading ``/``); :attr:`relpath` is the normalised form
+    used as a key everywhere else. ``source`` and ``line`` say where the record came from
+    (the line of its ``#`` header); they do not take part in equality.
+    """
+
+    domain: str
+    index: int
+    path: str
+    channels: int
+    height: int
+    width: int
+    num: int
+    boxes: tuple[Box, ...]
+    zero_field: int = 0
+    source: str | None = field(default=None, compare=False)
+    line: int | None = field(default=None, compare=False)
+
+    @property
+    def relpath(self) -> str:
+        """Path relative to the domain folder, forward slashes, no leading slash."""
+        return self.path.replace("\\", "/").lstrip("/")
+
+    @property
+    def key(self) -> str:
+        """``<domain>/<relpath>``: the image's path relative to the release root."""
+        return f"{self.domain}/{self.relpath}"
+
+    def location(self) -> str:
+        return f"{self.source}:{self.line}" if self.source else "<memory>"
+
+
+@dataclass
+class ParseResult:
+    records: list[Record]
+    findings: list[Finding]
+
+
+_HEADER = re.compile(r"^#\s*(\S+)\s*$")
+_DOMAIN_FROM_NAME = re.compile(r"^([a-z]+?)\d*$")
+
+
+def domain_from_filename(path: str | os.PathLike) -> str | None:
+    """Infer the domain of an annotation file from its name (``sunny1.txt`` -> ``sunny``).
+
+    Returns None when the name does not start with a domain name.
+    """
+    stem = Path(path).stem.lower()
+    m = _DOMAIN_FROM_NAME.match(stem)
+    if m and m.group(1) in DOMAINS:
+        return m.group(1)
+    for d in DOMAINS:
+        if stem.startswith(d):
+            return d
+    return None
+
+
+def format_number(v: float) -> str:
+    """Shortest text that reads back as the same float (``745.1``, ``1093.0``)."""
+    if math.isfinite(v):
+        return repr(float(v))
+    return str(v)
+
+
+def _parse_float(tok: str) -> float | None:
+    try:
+        return float(tok)
+    except ValueError:
+        return None
+
+
+def _parse_int(tok: str) -> int | None:
+    try:
+        return int(tok)
+    except ValueError:
+        f = _parse_float(tok)
+        if f is not None and math.isfinite(f) and f == int(f):
+            return int(f)
+        return None
+
+
+def parse_text(text: str, *, domain: str, source: str = "<string>") -> ParseResult:
+    """Parse annotation text into records and findings.
+
+    Args:
+        text: the whole file's content.
+        domain: the domain of every record in this text (from the file name or the caller).
+        source: the file name used in locations.
+    """
+    lines = text.splitlines()
+    records: list[Record] = []
+    findings: list[Finding] = []
+    n = len(lines)
+    i = 0
+
+    def bad(rule: str, lineno: int, msg: str) -> None:
+        findings.append(make_finding(rule, source, lineno, msg))
+
+    while i < n:
+        raw = lines[i]
+        if not raw.strip():
+            i += 1
+            continue
+        m = _HEADER.match(raw.strip())
+        if not m:
+            bad("malformed-record", i + 1, f"expected a record header '# <index>', found {raw.strip()[:80]!r}")
+            i += 1
+            continue
+        header_line = i + 1
+        index = _parse_int(m.group(1))
+        if index is None:
+            bad("non-numeric-value", header_line, f"record index must be an integer, found {m.group(1)!r}")
+            index = -1
+        rec, i = _parse_body(lines, i + 1, header_line, index, domain, source, bad)
+        if rec is not None:
+            records.append(rec)
+    return ParseResult(records, findings)
+
+
+def _next_record_start(lines: list[str], i: int) -> int:
+    while i < len(lines) and not _HEADER.match(lines[i].strip()):
+        i += 1
+    return i
+
+
+def _parse_body(lines, i, header_line, index, domain, source, bad):
+    """Parse the lines after a header. Returns (record or None, next line index)."""
+    n = len(lines)
+
+    def expect_line(j: int, what: str) -> str | None:
+        if j >= n or not lines[j].strip() or _HEADER.match(lines[j].strip()):
+            found = "end of file" if j >= n else repr(lines[j].strip()[:80]) if lines[j].strip() else "a blank line"
+            bad("malformed-record", min(j, n - 1) + 1 if n else 1, f"expected {what} of record '# {index}', found {found}")
+            return None
+        return lines[j].strip()
+
+    path = expect_line(i, "the image path")
+    if path is None:
+        return None, _next_record_start(lines, i)
+    if len(path.split()) != 1 or not path.lower().endswith(".png"):
+        bad("malformed-record", i + 1, f"expected an image path ending in .png, found {path[:80]!r}")
+        return None, _next_record_start(lines, i + 1)
+
+    size = expect_line(i + 1, "the size line 'C H W N'")
+    if size is None:
+        return None, _next_record_start(lines, i + 1)
+    toks = size.split()
+    if len(toks) != 4:
+        bad("malformed-record", i + 2, f"expected the size line 'C H W N' (4 integers), found {size[:80]!r}")
+        return None, _next_record_start(lines, i + 2)
+    ints = [_parse_int(t) for t in toks]
+    if any(v is None for v in ints):
+        bad("non-numeric-value", i + 2, f"size line must hold 4 integers 'C H W N', found {size!r}")
+        return None, _next_record_start(lines, i + 2)
+    channels, height, width, num = ints
+
+    zero = expect_line(i + 2, "the '0' line")
+    if zero is None:
+        return None, _next_record_start(lines, i + 2)
+    zero_v = _parse_int(zero)
+    if zero_v is None or len(zero.split()) != 1:
+        bad("malformed-record", i + 3, f"expected the line '0', found {zero[:80]!r}")
+        return None, _next_record_start(lines, i + 3)
+
+    count_txt = expect_line(i + 3, "the box count")
+    if count_txt is None:
+        return None, _next_record_start(lines, i + 3)
+    count = _parse_int(count_txt)
+    if count is None or len(count_txt.split()) != 1 or count < 0:
+        bad("non-numeric-value", i + 4, f"box count must be a non-negative integer, found {count_txt[:80]!r}")
+        return None, _next_record_start(lines, i + 4)
+    count_line = i + 4
+
+    boxes: list[Box] = []
+    j = i + 4
+    ok = True
+    while j < n and lines[j].strip() and not _HEADER.match(lines[j].strip()):
+        toks = lines[j].split()
+        lineno = j + 1
+        j += 1
+        if len(toks) != 5:
+            bad("malformed-record", lineno, f"expected a box line 'cls x1 y1 x2 y2', found {lines[j - 1].strip()[:80]!r}")
+            ok = False
+            continue
+        cls = _parse_int(toks[0])
+        coords = [_parse_float(t) for t in toks[1:]]
+        if cls is None or any(c is None for c in coords):
+            bad("non-numeric-value", lineno, f"box line must be 'cls x1 y1 x2 y2' with numbers, found {lines[j - 1].strip()!r}")
+            ok = False
+            continue
+        boxes.append(Box(cls, *coords, line=lineno))  # type: ignore[arg-type]
+    if ok and len(boxes) != count:
+        bad(
+            "box-count-mismatch",
+            count_line,
+            f"record '# {index}' says {count} boxes but {len(boxes)} box lines follow",
+        )
+    elif not ok and len(boxes) != count:
+        # Bad lines were already reported; still tell that the count cannot be trusted.
+        bad(
+            "box-count-mismatch",
+            count_line,
+            f"record '# {index}' says {count} boxes but only {len(boxes)} valid box lines follow",
+        )
+    rec = Record(
+        domain=domain,
+        index=index,
+        path=path,
+        channels=channels,
+        height=height,
+        width=width,
+        num=num,
+        boxes=tuple(boxes),
+        zero_field=zero_v,
+        source=source,
+        line=header_line,
+    )
+    return rec, j
+
+
+def parse_file(path: str | os.PathLike, *, domain: str | None = None) -> ParseResult:
+    """Parse one annotation file. ``domain`` defaults to the one in the file name."""
+    path = Path(path)
+    dom = domain or domain_from_filename(path)
+    if dom is None:
+        return ParseResult(
+            [],
+            [
+                make_finding(
+                    "annotation-unreadable",
+                    str(path),
+                    None,
+                    f"cannot tell the domain of this file from its name; expected a name starting with one of {', '.join(DOMAINS)} (e.g. sunny1.txt), or pass the domain explicitly",
+                )
+            ],
+        )
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return ParseResult([], [make_finding("annotation-unreadable", str(path), None, f"cannot read as UTF-8 text: {exc}")])
+    return parse_text(text, domain=dom, source=str(path))
+
+
+def format_record(rec: Record) -> str:
+    """The record in the official text format, without the trailing blank line."""
+    out = [
+        f"# {rec.index}",
+        rec.path,
+        f"{rec.channels} {rec.height} {rec.width} {rec.num}",
+        str(rec.zero_field),
+        str(len(rec.boxes)),
+    ]
+    for b in rec.boxes:
+        out.append(f"{b.cls} {format_number(b.x1)} {format_number(b.y1)} {format_number(b.x2)} {format_number(b.y2)}")
+    return "\n".join(out)
+
+
+def format_records(records: Iterable[Record]) -> str:
+    """Records joined by blank lines, ending with a newline."""
+    return "".join(format_record(r) + "\n\n" for r in records)
+
+
+def write_file(path: str | os.PathLike, records: Iterable[Record]) -> None:
+    """Write records atomically (temporary name, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(format_records(records), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def looks_like_annotation_file(path: str | os.PathLike, probe_bytes: int = 4096) -> bool:
+    """True when the file starts (after blank lines) with a ``# <index>`` header and a .png path."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(probe_bytes).decode("utf-8", errors="replace")
+    except OSError:
+        return False
+    lines = [l.strip() for l in head.splitlines() if l.strip()]
+    return len(lines) >= 2 and bool(_HEADER.match(lines[0])) and lines[1].lower().endswith(".png")
+
+
+def find_annotation_files(root: str | os.PathLike) -> list[Path]:
+    """Every ``*.txt`` under ``root`` whose content is in the official format, sorted."""
+    root = Path(root)
+    found = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            if name.lower().endswith(".txt"):
+                p = Path(dirpath) / name
+                if looks_like_annotation_file(p):
+                    found.append(p)
+    return found
+
+
+def iter_records(files: Iterable[str | os.PathLike]) -> Iterator[ParseResult]:
+    for f in files:
+        yield parse_file(f)

@@ -1,0 +1,37 @@
+"""Typed exceptions. Library code raises these; only the CLI turns them into exit codes.
+
+Every message says what was expected, what was found, and where (file:line for data,
+the option name for arguments).
+"""
+
+from __future__ import annotations
+
+
+class InitbenchError(Exception):
+    """Base class of every error initbench raises on purpose."""
+
+    exit_code = 2
+
+
+class UsageError(InitbenchError):
+    """An argument or option is unusable (CLI exit code 2)."""
+
+
+class DataFormatError(InitbenchError):
+    """Input data does not follow the expected format; the message names file and line."""
+
+    def __init__(self, message: str, path: str | None = None, line: int | None = None):
+        where = ""
+        if path is not None:
+            where = f"{path}:{line}: " if line is not None else f"{path}: "
+        super().__init__(where + message)
+        self.path = path
+        self.line = line
+
+
+class CheckpointError(InitbenchError):
+    """A checkpoint does not match the model it is loaded into."""
+
+
+class WeightsMissingError(InitbenchError):
+    """A pretrained file is missing or corrupt and cannot be fetched (offline)."""

@@ -1,0 +1,8 @@
+"""The models, one file per method, all behind :class:`initbench.methods.base.Translator`.
+
+Importing this package imports every method module, and each module registers itself.
+"""
+
+from initbench.methods.base import Translator, TrainableTranslator, get_method, method_names  # noqa: F401
+
+# One import line per method module (each calls ``register`` at import time):

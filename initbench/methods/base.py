@@ -1,0 +1,223 @@
+"""The one interface every method implements, and the registry that finds methods by name.
+
+Two contracts live here:
+
+* :class:`Translator`: what the evaluator, ``translate`` and the quickstart see. Images are
+  float tensors ``B x 3 x H x W`` in [-1, 1]; ``direction`` is ``"a2b"`` or ``"b2a"``
+  (domain A is the task's source, B its target); ``style`` is an explicit style/attribute
+  code or None to draw one from N(0, I) with the caller's ``torch.Generator``.
+  Inference is split into :meth:`Translator.encode` (once per input) and
+  :meth:`Translator.decode` (once per style) so an evaluator that draws many styles per
+  input encodes the content once.
+
+* :class:`TrainableTranslator`: what the one trainer (``initbench.training``) needs to train
+  a method without knowing it: named optimiser groups, the phases of one step, and a loss
+  per phase. The trainer owns optimisers, AMP, EMA, DDP, checkpoints and logging.
+
+Batches handed to :meth:`TrainableTranslator.phase_losses` are dicts built by
+``initbench.dataset.loaders`` (see its module docstring); every method reads at least
+``batch["a"]`` and ``batch["b"]`` (``B x 3 x H x W`` in [-1, 1]).
+
+A new method is one file in ``initbench/methods/`` that subclasses these and calls
+:func:`register`, plus an import line in :mod:`initbench.methods`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar, Iterable
+
+import torch
+from torch import nn
+
+from initbench.errors import UsageError
+
+DIRECTIONS = ("a2b", "b2a")
+
+
+def check_direction(direction: str) -> str:
+    if direction not in DIRECTIONS:
+        raise UsageError(f"direction: expected 'a2b' or 'b2a'; got {direction!r}")
+    return direction
+
+
+class Translator(nn.Module, ABC):
+    """A two-domain image translator (A <-> B).
+
+    Subclasses set :attr:`name`, :attr:`style_dim` (0 for deterministic methods) and
+    implement :meth:`encode` and :meth:`decode`.
+    """
+
+    #: Registry name (``init``, ``munit``, ...).
+    name: ClassVar[str] = ""
+    #: Length of a style code; 0 for deterministic methods (CycleGAN, UNIT).
+    style_dim: int = 0
+
+    @property
+    def is_multimodal(self) -> bool:
+        return self.style_dim > 0
+
+    @abstractmethod
+    def encode(self, images: torch.Tensor, *, direction: str = "a2b") -> Any:
+        """Encode source images (``B x 3 x H x W`` in [-1, 1]) to whatever :meth:`decode` takes."""
+
+    @abstractmethod
+    def decode(self, content: Any, *, direction: str = "a2b", style: torch.Tensor | None = None) -> torch.Tensor:
+        """Decode a content from :meth:`encode` with ``style`` (``B x style_dim``); returns images in [-1, 1]."""
+
+    def sample_style(
+        self, n: int, generator: torch.Generator | None = None, device: torch.device | str | None = None
+    ) -> torch.Tensor:
+        """``n`` style codes drawn from N(0, I): ``n x style_dim`` (``n x 0`` for deterministic methods)."""
+        dev = device if device is not None else self.device
+        if generator is not None and generator.device.type != torch.device(dev).type:
+            # Draw on the generator's device, then move: results do not depend on the model's device.
+            return torch.randn(n, self.style_dim, generator=generator, device=generator.device).to(dev)
+        return torch.randn(n, self.style_dim, generator=generator, device=dev)
+
+    def translate(
+        self,
+        images: torch.Tensor,
+        *,
+        direction: str = "a2b",
+        style: torch.Tensor | None = None,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """Translate ``images`` (``B x 3 x H x W``, [-1, 1]) to the other domain; returns the same shape range.
+
+        ``style`` None draws ``B`` styles from N(0, I) with ``generator``.
+        """
+        check_direction(direction)
+        if self.is_multimodal and style is None:
+            style = self.sample_style(images.shape[0], generator=generator, device=images.device)
+        return self.decode(self.encode(images, direction=direction), direction=direction, style=style)
+
+    @property
+    def device(self) -> torch.device:
+        for p in self.parameters():
+            return p.device
+        for b in self.buffers():
+            return b.device
+        return torch.device("cpu")
+
+    def config_dict(self) -> dict:
+        """The method's configuration as plain data (stored in checkpoints and results)."""
+        cfg = getattr(self, "config", None)
+        if cfg is None:
+            return {}
+        from dataclasses import asdict, is_dataclass
+
+        return asdict(cfg) if is_dataclass(cfg) else dict(cfg)
+
+
+@dataclass
+class OptimizerSpec:
+    """One optimiser group of a method: Adam over ``params`` with these settings."""
+
+    params: list[nn.Parameter]
+    lr: float
+    betas: tuple[float, float] = (0.5, 0.999)
+    weight_decay: float = 0.0
+    #: ``"step"`` (multiply by ``gamma`` every ``step_size`` steps), ``"linear"`` (constant for
+    #: ``constant_steps`` then linear to 0 at ``total_steps``) or ``"constant"``.
+    schedule: str = "constant"
+    step_size: int = 100_000
+    gamma: float = 0.5
+    constant_steps: int = 0
+    total_steps: int = 0
+    #: Gradient-norm clipping (None: off).
+    clip_grad_norm: float | None = None
+
+
+class TrainableTranslator(Translator):
+    """A translator the shared trainer can train.
+
+    One training step is a list of phases (for GANs usually ``["dis", "gen"]``). For each phase
+    the trainer zeroes the gradients of that phase's optimiser group, calls
+    :meth:`phase_losses`, back-propagates ``losses["total"]`` and steps the group's optimiser.
+    """
+
+    @abstractmethod
+    def optimizer_specs(self) -> dict[str, OptimizerSpec]:
+        """Named optimiser groups, one per phase name used by :meth:`phases`."""
+
+    def phases(self, step: int) -> list[str]:
+        """Phases of training step ``step`` (0-based), in order."""
+        return ["dis", "gen"]
+
+    @abstractmethod
+    def phase_losses(self, phase: str, batch: dict[str, Any], step: int) -> dict[str, torch.Tensor]:
+        """Losses of one phase. Must hold ``"total"``; every other entry is logged as a scalar."""
+
+    def generator_modules(self) -> list[nn.Module]:
+        """Modules whose weights an EMA tracks and that inference uses (default: all)."""
+        return [self]
+
+    def sample_grid(self, batch: dict[str, Any], generator: torch.Generator, num_styles: int = 3) -> list[torch.Tensor]:
+        """Rows for a periodic PNG grid: inputs, reconstructions, translations with several styles.
+
+        Default: inputs of A, then ``num_styles`` translations a2b (one for deterministic methods).
+        Each row is ``B x 3 x H x W`` in [-1, 1].
+        """
+        x = batch["a"]
+        rows = [x]
+        k = num_styles if self.is_multimodal else 1
+        with torch.no_grad():
+            content = self.encode(x, direction="a2b")
+            for _ in range(k):
+                style = self.sample_style(x.shape[0], generator=generator, device=x.device) if self.is_multimodal else None
+                rows.append(self.decode(content, direction="a2b", style=style))
+        return rows
+
+
+# ---------------------------------------------------------------------------------------------
+# Registry
+
+@dataclass
+class MethodEntry:
+    name: str
+    cls: type
+    #: ``(preset_name) -> config`` for the trainer's presets (``tiny``, ``paper``).
+    presets: dict[str, Callable[[], Any]] = field(default_factory=dict)
+    #: ``(checkpoint_path, config) -> Translator`` for the authors' released files, or None.
+    load_official: Callable[..., Translator] | None = None
+    #: ``(translator, out_path) -> None``: write a model in the authors' format, or None.
+    export_official: Callable[..., None] | None = None
+    #: Variants accepted by ``initbench train --variant``.
+    variants: tuple[str, ...] = ()
+
+
+_REGISTRY: dict[str, MethodEntry] = {}
+
+
+def register(entry: MethodEntry) -> MethodEntry:
+    if entry.name in _REGISTRY:
+        raise ValueError(f"method {entry.name!r} is already registered")
+    _REGISTRY[entry.name] = entry
+    return entry
+
+
+def get_method(name: str) -> MethodEntry:
+    import initbench.methods  # noqa: F401  (imports every method module, which registers it)
+
+    if name not in _REGISTRY:
+        raise UsageError(f"--method: unknown method {name!r}; available are: {', '.join(sorted(_REGISTRY))}")
+    return _REGISTRY[name]
+
+
+def method_names() -> list[str]:
+    import initbench.methods  # noqa: F401
+
+    return sorted(_REGISTRY)
+
+
+def count_parameters(modules: Iterable[nn.Module]) -> int:
+    seen: set[int] = set()
+    total = 0
+    for m in modules:
+        for p in m.parameters():
+            if id(p) not in seen:
+                seen.add(id(p))
+                total += p.numel()
+    return total
