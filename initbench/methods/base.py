@@ -177,8 +177,11 @@ class TrainableTranslator(Translator):
 @dataclass
 class MethodEntry:
     name: str
+    #: The Translator subclass; ``cls(config)`` builds the model.
     cls: type
-    #: ``(preset_name) -> config`` for the trainer's presets (``tiny``, ``paper``).
+    #: The config dataclass; ``config_cls(**dataclasses.asdict(config))`` rebuilds a stored config.
+    config_cls: type | None = None
+    #: ``preset name -> () -> config`` for the trainer's presets (``tiny``, ``paper``).
     presets: dict[str, Callable[[], Any]] = field(default_factory=dict)
     #: ``(checkpoint_path, config) -> Translator`` for the authors' released files, or None.
     load_official: Callable[..., Translator] | None = None
