@@ -6,3 +6,4 @@ Importing this package imports every method module, and each module registers it
 from initbench.methods.base import Translator, TrainableTranslator, get_method, method_names  # noqa: F401
 
 # One import line per method module (each calls ``register`` at import time):
+from initbench.methods import init as _init  # noqa: F401,E402
