@@ -1,0 +1,123 @@
+"""The on-disk leaderboard: ``<root>/<benchmark>/<task>/<method>-<hash8>.json``, one file per entry.
+
+Results files of measured entries are copied beside them, content-addressed, as
+``<root>/<benchmark>/<task>/results/<sha256[:16]>.json``, so every hash stays checkable.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from initbench.errors import DataFormatError, InitbenchError, UsageError
+from initbench.leaderboard.entry import entry_hash, read_entry, sha256_file, write_json_atomic
+from initbench.leaderboard.validate import Report, validate_entry
+
+
+class SubmissionError(InitbenchError):
+    """The entry is invalid or already on the leaderboard (CLI exit code 1)."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, report: Report | None = None):
+        super().__init__(message)
+        self.report = report
+
+
+@dataclass(frozen=True)
+class Submitted:
+    path: Path
+    hash: str
+    copied_results: tuple[Path, ...]
+
+
+def entry_filename(entry: dict) -> str:
+    return f"{entry['method']}-{entry_hash(entry)[:8]}.json"
+
+
+def iter_entry_files(root: str | os.PathLike, benchmark: str | None = None, task: str | None = None) -> Iterator[Path]:
+    """Entry files under ``root`` (sorted), optionally of one benchmark and task; results folders skipped."""
+    root = Path(root)
+    if not root.is_dir():
+        return
+    for bench_dir in sorted(p for p in root.iterdir() if p.is_dir()):
+        if benchmark is not None and bench_dir.name != benchmark:
+            continue
+        for task_dir in sorted(p for p in bench_dir.iterdir() if p.is_dir()):
+            if task is not None and task_dir.name != task:
+                continue
+            yield from sorted(p for p in task_dir.glob("*.json") if not p.name.startswith("."))
+
+
+def load_entries(root: str | os.PathLike, benchmark: str | None = None,
+                 task: str | None = None) -> list[tuple[Path, dict]]:
+    """Read every entry under ``root``; an unreadable file raises DataFormatError naming it."""
+    return [(p, read_entry(p)) for p in iter_entry_files(root, benchmark, task)]
+
+
+def _run_hashes(entry: dict) -> frozenset[str]:
+    return frozenset(r["results_file"]["sha256"] for r in entry.get("runs", []))
+
+
+def submit(entry_path: str | os.PathLike, root: str | os.PathLike = "leaderboards") -> Submitted:
+    """Validate the entry file, copy its results files, and write it atomically to the leaderboard.
+
+    Refused (SubmissionError) when validation finds a problem, when the same entry is already
+    there, or when another entry already holds the same results files (a resubmission with
+    other metadata).
+    """
+    src = Path(entry_path)
+    entry = read_entry(src)
+    report = validate_entry(entry, str(src), base_dir=src.parent)
+    if not report.ok:
+        raise SubmissionError(f"{src}: {len(report.problems)} problem(s); nothing was written", report)
+    root = Path(root)
+    task_dir = root / entry["benchmark"] / entry["task"]
+    new_runs = _run_hashes(entry)
+    for other_path in iter_entry_files(root, entry["benchmark"], entry["task"]):
+        try:
+            other = read_entry(other_path)
+        except DataFormatError:
+            continue
+        if entry_hash(other) == entry_hash(entry) or (new_runs and new_runs & _run_hashes(other)):
+            raise SubmissionError(f"{src}: duplicate of {other_path} (same entry or same results files); "
+                                  "nothing was written")
+    entry = copy.deepcopy(entry)
+    copied: list[Path] = []
+    for run in entry.get("runs", []):
+        rf = run["results_file"]
+        rp = Path(rf["path"])
+        rp = rp if rp.is_absolute() else src.parent / rp
+        if not rp.is_file():
+            continue  # stays as given; `validate` lists it as not checked
+        dest = task_dir / "results" / f"{rf['sha256'][:16]}.json"
+        if not dest.exists():
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
+            shutil.copyfile(rp, tmp)
+            if sha256_file(tmp) != rf["sha256"]:
+                tmp.unlink()
+                raise SubmissionError(f"{rp}: changed while being copied; nothing was written")
+            os.replace(tmp, dest)
+        copied.append(dest)
+        rf["path"] = f"results/{dest.name}"
+        # Checkpoints are not copied (too large) and a local path means nothing elsewhere: the
+        # leaderboard keeps the sha256 as the checkpoint's identity.
+        run["checkpoint"]["path"] = None
+    dest = task_dir / entry_filename(entry)
+    try:
+        write_json_atomic(dest, entry, exclusive=True)
+    except FileExistsError:
+        raise SubmissionError(f"{src}: duplicate of {dest}; nothing was written") from None
+    return Submitted(dest, entry_hash(entry), tuple(copied))
+
+
+def check_root(root: str | os.PathLike) -> Path:
+    p = Path(root)
+    if p.exists() and not p.is_dir():
+        raise UsageError(f"--root: expected a leaderboard folder; {p} is a file")
+    return p
