@@ -10,3 +10,16 @@ import torch
 
 # Small, deterministic, and polite to the 2 CPU cores the suite runs on.
 torch.set_num_threads(min(2, os.cpu_count() or 1))
+
+
+@pytest.fixture(scope="session")
+def mini_init_root(tmp_path_factory):
+    """A small synthetic mini-INIT (12 images per domain, 64 x 40 px, seed 0) in the official layout.
+
+    Read-only for tests: copy it (``shutil.copytree``) before changing anything.
+    """
+    from initbench.dataset.synthetic import synthesize
+
+    root = tmp_path_factory.mktemp("mini_init") / "init"
+    synthesize(root, per_domain=12, size=(64, 40), seed=0)
+    return root

@@ -1,0 +1,264 @@
+"""The synthetic mini-INIT: procedurally drawn street frames in the release's exact layout.
+
+``synthesize(out, per_domain, size, seed)`` writes::
+
+    OUT/<domain>/video_data_<date>/jig_<KYT01|TYO01>/[20fps/]<date>[b]_<KYT|TYO>/
+        dw_<YYYY_MM_DD_HH-MM-SS>_000000_20fps_bae/camera_2_center_fov60.h264/<clip>_<frame5>.png
+    OUT/batch1_anno/<domain>1.txt       (official text format, paths relative to the domain folder)
+
+modelled on the real path lists of the public third of the release: several drives per domain,
+one clip number per drive, consecutive frame indices inside a drive (a rare skipped index, as
+in the release where about 98 % are present), the ``20fps/`` level only under
+``video_data_20180620``, and the weather label changing along a drive, so one drive folder
+holds frames of several domains (day drives mix sunny, cloudy and rainy; one dusk drive runs
+from day into night; the others are night only).
+
+Defaults: ``per_domain=64`` (256 frames: a CPU quickstart trains on them in minutes) and
+``size=(256, 161)``, the release's 1920 x 1208 aspect ratio scaled down (1920/1208 = 1.589;
+256/161 = 1.590). Boxes are integer pixel edges of what was drawn, clipped to the frame.
+
+Determinism: the same arguments give byte-identical files (every random draw comes from a
+numpy Generator seeded by (seed, drive, frame); PNGs are written by :mod:`.png` with fixed
+filter and zlib level, no timestamps). Bytes could differ only with a different zlib deflate
+implementation (e.g. zlib-ng); the summary records ``zlib.ZLIB_RUNTIME_VERSION``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+import os
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from initbench.dataset.annotations import Box, Record, write_file
+from initbench.dataset.png import write_png
+from initbench.dataset.release import CATEGORY_KEYS, DOMAINS
+from initbench.dataset.synthetic_scene import make_drive_scene, render_frame
+from initbench.errors import UsageError
+
+DEFAULT_PER_DOMAIN = 64
+DEFAULT_SIZE = (256, 161)
+CAMERA_DIR = "camera_2_center_fov60.h264"
+#: ``video_data_`` dates seen in the real path lists.
+VIDEO_DATES = ("20180620", "20180703", "20180731", "20180803", "20180804", "20180809", "20180828")
+DAY_DOMAINS = ("sunny", "cloudy", "rainy")
+
+
+@dataclass(frozen=True)
+class FramePlan:
+    """One frame to draw: where it goes and which drive/frame of the world it shows.
+
+    ``relpath`` is relative to the domain folder (no leading slash); ``drive`` is the drive
+    folder relative to the domain folder (``video_data_.../dw_..._20fps_bae``), the same string
+    for every domain that shares the drive; ``frame`` is the index after the last ``_``.
+    """
+
+    domain: str
+    relpath: str
+    drive: str
+    frame: int
+    clip: int
+    drive_index: int
+
+    @property
+    def key(self) -> str:
+        return f"{self.domain}/{self.relpath}"
+
+
+@dataclass(frozen=True)
+class _Drive:
+    folder: str
+    clip: int
+    start: int
+    night: bool
+
+
+def _drive_counts(per_domain: int) -> tuple[int, int]:
+    n_day = min(60, max(3, math.ceil(3 * per_domain / 40)))
+    n_night = min(20, max(2, math.ceil(per_domain / 40)))
+    return n_day, n_night
+
+
+def _segments(rng: np.random.Generator, total: int, mean: float) -> list[int]:
+    out, left = [], total
+    while left > 0:
+        n = min(left, int(rng.geometric(1.0 / mean)))
+        out.append(n)
+        left -= n
+    return out
+
+
+def _day_sequence(rng: np.random.Generator, per_domain: int) -> list[str]:
+    """Labels of all day frames in time order: runs of sunny/cloudy/rainy that alternate."""
+    mean = max(2.0, min(60.0, per_domain / 6.0))
+    pools = {d: _segments(rng, per_domain, mean) for d in DAY_DOMAINS}
+    seq: list[str] = []
+    prev = None
+    while any(pools.values()):
+        choices = [d for d in DAY_DOMAINS if pools[d] and d != prev] or [d for d in DAY_DOMAINS if pools[d]]
+        weights = np.array([sum(pools[d]) for d in choices], dtype=float)
+        d = choices[int(rng.choice(len(choices), p=weights / weights.sum()))]
+        seq.extend([d] * pools[d].pop())
+        prev = d
+    return seq
+
+
+def _cut(rng: np.random.Generator, total: int, n: int, avoid: int) -> list[int]:
+    """Cut ``total`` frames into ``n`` drives of random lengths; no cut at ``avoid``."""
+    n = min(n, total)
+    w = rng.uniform(0.5, 1.5, n)
+    ends = np.round(np.cumsum(w) / w.sum() * total).astype(int)
+    ends[-1] = total
+    ends = list(ends)
+    for i in range(len(ends) - 1):
+        lo = ends[i - 1] if i else 0
+        ends[i] = min(max(ends[i], lo + 1), total - (len(ends) - 1 - i))
+    for i in range(len(ends) - 1):
+        if ends[i] == avoid:  # force one drive to run from day into night (dusk)
+            lo = ends[i - 1] if i else 0
+            if ends[i] + 1 < ends[i + 1]:
+                ends[i] += 1
+            elif ends[i] - 1 > lo:
+                ends[i] -= 1
+    starts = [0] + ends[:-1]
+    return [e - s for s, e in zip(starts, ends)]
+
+
+def _drive_folder(rng: np.random.Generator, k: int, hour_range: tuple[int, int], used: set[str]) -> str:
+    vd = VIDEO_DATES[0] if k == 0 else VIDEO_DATES[int(rng.integers(0, len(VIDEO_DATES)))]
+    vdate = _dt.date(int(vd[:4]), int(vd[4:6]), int(vd[6:]))
+    rec = vdate - _dt.timedelta(days=int(rng.integers(1, 30)))
+    tyo = k == 1 or rng.random() < 0.1
+    jig, site = ("jig_TYO01", "TYO") if tyo else ("jig_KYT01", "KYT")
+    b = "b" if rng.random() < 0.15 else ""
+    fps = "20fps/" if vd == "20180620" else ""
+    while True:
+        hour = int(rng.integers(hour_range[0], hour_range[1]))
+        t = _dt.datetime(rec.year, rec.month, rec.day) + _dt.timedelta(hours=hour, minutes=int(rng.integers(0, 60)), seconds=int(rng.integers(0, 60)))
+        folder = f"video_data_{vd}/{jig}/{fps}{rec:%Y%m%d}{b}_{site}/dw_{t:%Y_%m_%d_%H-%M-%S}_000000_20fps_bae"
+        if folder not in used:
+            used.add(folder)
+            return folder
+
+
+def plan_frames(per_domain: int = DEFAULT_PER_DOMAIN, seed: int = 0) -> list[FramePlan]:
+    """The frames of a synthetic tree, without drawing them (cheap: thousands per millisecond).
+
+    Exactly ``per_domain`` frames per domain, in time order (drive by drive, frame by frame).
+    Day drives mix sunny/cloudy/rainy runs; a dusk drive joins the last day run to the first
+    night run; the rest of the night frames are in night-only drives.
+    """
+    if per_domain < 1:
+        raise UsageError(f"--per-domain: expected an integer >= 1, got {per_domain}")
+    rng = np.random.default_rng([seed, 11])
+    labels = _day_sequence(rng, per_domain) + ["night"] * per_domain
+    n_day, n_night = _drive_counts(per_domain)
+    lengths = _cut(rng, len(labels), n_day + n_night, avoid=3 * per_domain)
+    plans: list[FramePlan] = []
+    used: set[str] = set()
+    pos = 0
+    for k, n in enumerate(lengths):
+        night_part = labels[pos:pos + n].count("night")
+        hours = (19, 24) if night_part == n else (16, 18) if night_part else (8, 16)
+        folder = _drive_folder(rng, k, hours, used)
+        clip = int(rng.integers(0, 46))
+        frame = 1 if rng.random() < 0.5 else int(rng.integers(2, 400))
+        for dom in labels[pos:pos + n]:
+            rel = f"{folder}/{CAMERA_DIR}/{clip}_{frame:05d}.png"
+            plans.append(FramePlan(dom, rel, folder, frame, clip, k))
+            frame += 1 if rng.random() >= 0.02 else int(rng.integers(2, 4))
+        pos += n
+    return plans
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """``'256x161'`` -> (256, 161); a UsageError naming ``--size`` otherwise."""
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise UsageError(f"--size: expected WIDTHxHEIGHT such as 256x161, got {text!r}") from None
+    check_size((w, h))
+    return w, h
+
+
+def check_size(size: tuple[int, int]) -> None:
+    w, h = size
+    if w < 32 or h < 20 or w > 4096 or h > 4096:
+        raise UsageError(f"--size: expected width 32..4096 and height 20..4096 pixels, got {w}x{h}")
+
+
+def synthesize(
+    out: str | os.PathLike,
+    per_domain: int = DEFAULT_PER_DOMAIN,
+    size: tuple[int, int] = DEFAULT_SIZE,
+    seed: int = 0,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict:
+    """Draw and write a synthetic mini-INIT under ``out``; returns a summary dict.
+
+    Files of the plan are (over)written atomically; nothing else under ``out`` is touched.
+    ``progress(done, total)`` is called after each image.
+    """
+    check_size(tuple(size))
+    W, H = int(size[0]), int(size[1])
+    plans = plan_frames(per_domain, seed)
+    root = Path(out)
+    records: dict[str, list[Record]] = {d: [] for d in DOMAINS}
+    boxes_per_class = {d: {name: 0 for name in CATEGORY_KEYS.values()} for d in DOMAINS}
+    total_bytes = 0
+    last_frame: dict[int, int] = {}
+    for p in plans:
+        last_frame[p.drive_index] = max(last_frame.get(p.drive_index, 0), p.frame)
+    scene, scene_idx = None, -1
+    made_dirs: set[Path] = set()
+    for i, p in enumerate(plans):
+        if scene_idx != p.drive_index:
+            scene = make_drive_scene(_mix(seed, p.drive_index), p.frame, last_frame[p.drive_index])
+            scene_idx = p.drive_index
+        rng = np.random.default_rng([seed, p.drive_index, p.frame, 3])
+        img, boxes = render_frame(scene, p.domain, p.frame, (W, H), rng)
+        path = root / p.domain / p.relpath
+        if path.parent not in made_dirs:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            made_dirs.add(path.parent)
+        total_bytes += write_png(path, img)
+        recs = records[p.domain]
+        recs.append(
+            Record(
+                domain=p.domain, index=len(recs) + 1, path="/" + p.relpath, channels=3, height=H, width=W, num=1,
+                boxes=tuple(Box(c, float(x1), float(y1), float(x2), float(y2)) for c, x1, y1, x2, y2 in boxes),
+            )
+        )
+        for c, *_ in boxes:
+            boxes_per_class[p.domain][CATEGORY_KEYS[c]] += 1
+        if progress is not None:
+            progress(i + 1, len(plans))
+    anno_files = []
+    for d in DOMAINS:
+        f = root / "batch1_anno" / f"{d}1.txt"
+        write_file(f, records[d])
+        anno_files.append(str(f))
+    drives = {p.drive for p in plans}
+    shared = sum(1 for dr in drives if len({p.domain for p in plans if p.drive == dr}) > 1)
+    return {
+        "root": str(root),
+        "per_domain": per_domain,
+        "size": [W, H],
+        "seed": seed,
+        "images": {d: len(records[d]) for d in DOMAINS},
+        "boxes": boxes_per_class,
+        "drives": len(drives),
+        "shared_drives": shared,
+        "annotation_files": anno_files,
+        "bytes": total_bytes,
+        "zlib": zlib.ZLIB_RUNTIME_VERSION,
+    }
+
+
+def _mix(seed: int, drive_index: int) -> int:
+    return int(np.random.default_rng([seed, drive_index, 5]).integers(0, 2**62))
