@@ -1,9 +1,163 @@
-"""Commands of this area (filled in by the issue that owns it)."""
+"""Commands of the split/loader area: ``manifest build|check``, ``prepare``, ``export coco|voc|boxes``."""
 
 from __future__ import annotations
 
+import contextlib
+import sys
+
 import click
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from initbench.cli.common import console, err_console, handle_errors, write_json
+from initbench.dataset.release import DOMAINS
+
+
+@contextlib.contextmanager
+def _bar(label: str):
+    """A rich progress bar on stderr; yields a ``progress(done, total)`` callback."""
+    with Progress(
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=True,
+    ) as prog:
+        task = prog.add_task(label, total=None)
+
+        def cb(done: int, total: int) -> None:
+            prog.update(task, completed=done, total=total)
+
+        yield cb
+
+
+def _findings_table(findings) -> Table:
+    t = Table(title="manifest check")
+    for c in ("severity", "rule", "where", "message"):
+        t.add_column(c, overflow="fold")
+    for f in findings[:200]:
+        t.add_row(f.severity, f.rule, f.location(), f.message)
+    return t
 
 
 def register(group: click.Group) -> None:
     """Add this module's commands to the ``initbench`` group."""
+
+    @group.group("manifest")
+    def manifest() -> None:
+        """Split manifests: one CSV row per image with its split (train/test/gap), size, boxes, hash."""
+
+    @manifest.command("build")
+    @click.argument("root", type=click.Path(exists=True, file_okay=False))
+    @click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="manifest CSV (.gz: compressed)")
+    @click.option("--split", "split", type=click.Choice(["v1", "paper"]), default="v1", show_default=True,
+                  help="v1: leak-free temporal blocks + guard band; paper: the paper's counts, frame-level random (leaky)")
+    @click.option("--seed", default=0, show_default=True, help="seed of the paper split")
+    @click.option("--hash/--no-hash", "with_hash", default=False, help="fill the sha256 column")
+    @click.option("--workers", type=int, default=None, help="threads (default: up to 8)")
+    @click.option("--json", "json_out", type=click.Path(dir_okay=False), default=None, help="also write the counts as JSON ('-': stdout)")
+    @handle_errors
+    def build(root, out, split, seed, with_hash, workers, json_out):
+        """Write the manifest of ROOT and print per-domain counts beside the paper's."""
+        from initbench.dataset.manifest import build_manifest, write_manifest
+        from initbench.dataset.split import leakage, share_report
+
+        with _bar("manifest") as cb:
+            rows = build_manifest(root, split=split, with_hash=with_hash, seed=seed, workers=workers, progress=cb)
+        write_manifest(out, rows)
+        assign = {r.key: r.split for r in rows}
+        rep = share_report(assign)
+        leaks = leakage(assign)
+        leaky_test = len({t for t, _ in leaks})
+        t = Table(title=f"split {split}: {len(rows)} images -> {out}", caption="paper: Table 2 of the INIT paper (test = 15.0 %)")
+        for c in ("domain", "images", "train", "test", "test%", "gap", "gap%", "paper train", "paper test"):
+            t.add_column(c, justify="right" if c != "domain" else "left")
+        for d in DOMAINS:
+            if d not in rep:
+                continue
+            r = rep[d]
+            t.add_row(d, str(r["total"]), str(r["train"]), str(r["test"]), f"{r['test_pct']:.1f}", str(r["gap"]), f"{r['gap_pct']:.1f}",
+                      str(r["paper_train"]), str(r["paper_test"]))
+        console.print(t)
+        verdict = "[green]0 (no leak)[/]" if not leaky_test else f"[red]{leaky_test}[/]"
+        console.print(f"leakage check: test frames with a training frame of the same drive within 20 indices: {verdict}")
+        if split == "paper":
+            console.print("[yellow]note:[/] the paper split is frame-level random and leaks by construction; use v1 for new results")
+        if json_out:
+            write_json(json_out, {"split": split, "manifest": str(out), "per_domain": rep, "leaky_test_frames": leaky_test})
+
+    @manifest.command("check")
+    @click.argument("root", type=click.Path(exists=True, file_okay=False))
+    @click.argument("manifest_file", metavar="FILE", type=click.Path(exists=True, dir_okay=False))
+    @click.option("--hash/--no-hash", "with_hash", default=None, help="compare sha256 (default: where the manifest has them)")
+    @click.option("--workers", type=int, default=None)
+    @click.option("--json", "json_out", type=click.Path(dir_okay=False), default=None, help="write the findings as JSON ('-': stdout)")
+    @handle_errors
+    def check(root, manifest_file, with_hash, workers, json_out):
+        """Verify a copy of the release against a manifest (missing, extra, changed files). Exit 1 on problems."""
+        from initbench.dataset.manifest import check_manifest
+
+        with _bar("check") as cb:
+            findings = check_manifest(root, manifest_file, with_hash=with_hash, workers=workers, progress=cb)
+        if json_out:
+            write_json(json_out, {"manifest": manifest_file, "findings": [f.to_dict() for f in findings]})
+        if findings:
+            console.print(_findings_table(findings))
+            console.print(f"[red]{len(findings)} problem(s)[/] against {manifest_file}")
+            sys.exit(1)
+        console.print(f"[green]ok[/]: {root} matches {manifest_file}")
+
+    @group.command("prepare")
+    @click.argument("root", type=click.Path(exists=True, file_okay=False))
+    @click.argument("out", type=click.Path(file_okay=False))
+    @click.option("--size", default=360, show_default=True, help="short side in pixels (1208 x 1920 -> 360 x 572)")
+    @click.option("--workers", type=int, default=None, help="threads (default: up to 8)")
+    @click.option("--json", "json_out", type=click.Path(dir_okay=False), default=None, help="write the summary as JSON ('-': stdout)")
+    @handle_errors
+    def prepare_cmd(root, out, size, workers, json_out):
+        """A resized copy of ROOT in OUT (images + rescaled annotations); resumable; verified at the end."""
+        from initbench.dataset.prepare import prepare
+
+        with _bar("prepare") as cb:
+            s = prepare(root, out, size=size, workers=workers, progress=cb)
+        console.print(
+            f"{s['images']} images ({s['written']} written, {s['skipped_existing']} already there), "
+            f"{s['records']} records in {s['annotation_files']} annotation file(s) -> {s['out']} in {s['seconds']:.1f} s"
+        )
+        if json_out:
+            write_json(json_out, s)
+        if s.get("findings"):
+            console.print(f"[red]the copy does not verify: {len(s['findings'])} problem(s)[/]")
+            for f in s["findings"][:20]:
+                console.print(f"  {f['rule']}: {f['path']}: {f['message']}")
+            sys.exit(1)
+        console.print(f"[green]verified[/]: manifest {s['manifest']}")
+
+    @group.group("export")
+    def export_grp() -> None:
+        """Annotations for other tools: COCO JSON, Pascal VOC XML, per-image normalised box files."""
+
+    def _export_cmd(fmt: str, out_help: str):
+        @export_grp.command(fmt)
+        @click.argument("root", type=click.Path(exists=True, file_okay=False))
+        @click.argument("out", type=click.Path())
+        @click.option("--split", type=click.Choice(["train", "test", "gap", "all"]), default="all", show_default=True)
+        @click.option("--domain", "domains", multiple=True, type=click.Choice(list(DOMAINS)), help="repeatable; default all")
+        @click.option("--manifest", type=click.Path(exists=True, dir_okay=False), default=None,
+                      help="take the split from this manifest (default: split v1 computed from the files)")
+        @handle_errors
+        def cmd(root, out, split, domains, manifest):
+            from initbench.dataset.export import export
+
+            s = export(fmt, root, out, split=split, domains=domains or None, manifest=manifest)
+            console.print(f"{fmt}: {s['images']} images, {s['boxes']} boxes -> {s['out']}")
+
+        cmd.__doc__ = f"Write {out_help}."
+        cmd.help = cmd.__doc__
+        return cmd
+
+    _export_cmd("coco", "COCO instances JSON (OUT = file.json) that pycocotools loads")
+    _export_cmd("voc", "Pascal VOC XML, one per image, under OUT/<domain>/<path>.xml")
+    _export_cmd("boxes", "one 'cls x1 y1 x2 y2' file per image (normalised to [0, 1]) under OUT/<domain>/<path>.txt")

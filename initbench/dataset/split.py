@@ -67,7 +67,17 @@ class SplitRule:
     test_fraction: float = 0.15
 
 
-DEFAULT_RULE = SplitRule()
+def load_rule() -> SplitRule:
+    """The split-v1 rule as published in ``split-v1.json`` (shipped in the package)."""
+    from initbench.dataset.specs import load_json
+
+    spec = load_json("split-v1.json")
+    return SplitRule(
+        salt=spec["salt"], block_length=spec["block_length"], guard=spec["guard"], test_fraction=spec["test_fraction"]
+    )
+
+
+DEFAULT_RULE = load_rule()
 
 
 @dataclass(frozen=True, order=True)

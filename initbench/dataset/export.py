@@ -1,0 +1,161 @@
+"""Exports of the annotations for other tools: COCO instances JSON, Pascal VOC XML, per-image box files.
+
+Which images: every image under the root (annotated or not; an unannotated image has no
+boxes), optionally only one split (from a manifest, or split v1 computed from the files) and
+some domains. Boxes keep the official coordinates (0-based continuous pixels, x1 y1 x2 y2):
+
+- COCO: ``images`` (``file_name`` = ``<domain>/<path>``, ``height``/``width`` from the PNG
+  header, plus ``domain``), ``annotations`` (``bbox`` = [x, y, w, h], ``area`` = w * h,
+  ``iscrowd`` 0), ``categories`` 1 car, 2 speed limit sign, 3 person. Loads in pycocotools.
+- VOC: one XML per image at ``OUT/<domain>/<path>.xml`` (the release tree mirrored, so names
+  stay unique), object names ``car``, ``speed limit sign``, ``person``; coordinates written
+  as the official floats (not shifted to VOC's 1-based convention).
+- boxes: one text file per image at ``OUT/<domain>/<path>.txt``, a line ``cls x1 y1 x2 y2`` per
+  box with coordinates divided by the image width/height (normalised xyxy in [0, 1], 6
+  decimals), as InstaFormer-style loaders expect. An image without boxes gets an empty file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Iterable
+
+from initbench.dataset.annotations import format_number
+from initbench.dataset.imageio import png_size
+from initbench.dataset.index import ImageEntry, index_root
+from initbench.dataset.manifest import read_manifest
+from initbench.dataset.release import CATEGORIES, DOMAINS, check_domain
+from initbench.dataset.split import compute_split
+from initbench.errors import UsageError
+
+FORMATS = ("coco", "voc", "boxes")
+
+
+def select_images(
+    root: str | os.PathLike,
+    split: str | None = None,
+    domains: Iterable[str] | None = None,
+    manifest: str | os.PathLike | None = None,
+) -> list[tuple[ImageEntry, int, int]]:
+    """(entry, height, width) of the chosen images, sorted by key."""
+    domains = [check_domain(d, "--domain") for d in domains] if domains else list(DOMAINS)
+    if split not in (None, "all", "train", "test", "gap"):
+        raise UsageError(f"--split: expected train, test, gap or all; got {split!r}")
+    index = index_root(root)
+    assign = None
+    if split not in (None, "all"):
+        assign = {r.key: r.split for r in read_manifest(manifest)} if manifest else compute_split(index.keys(), "v1")
+    out = []
+    for k, e in sorted(index.items()):
+        if e.domain in domains and (assign is None or assign.get(k) == split):
+            h, w = png_size(e.path)
+            out.append((e, h, w))
+    return out
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def coco_dict(images: list[tuple[ImageEntry, int, int]]) -> dict:
+    """The COCO instances dict for these images."""
+    imgs, anns = [], []
+    for img_id, (e, h, w) in enumerate(images, 1):
+        imgs.append({"id": img_id, "file_name": e.key, "height": h, "width": w, "domain": e.domain})
+        for cls, x1, y1, x2, y2 in e.boxes:
+            bw, bh = x2 - x1, y2 - y1
+            anns.append(
+                {
+                    "id": len(anns) + 1,
+                    "image_id": img_id,
+                    "category_id": int(cls),
+                    "bbox": [x1, y1, bw, bh],
+                    "area": bw * bh,
+                    "iscrowd": 0,
+                }
+            )
+    cats = [{"id": i, "name": n, "supercategory": "street"} for i, n in sorted(CATEGORIES.items())]
+    return {
+        "info": {"description": "INIT annotations exported by initbench", "version": "init-v1"},
+        "images": imgs,
+        "annotations": anns,
+        "categories": cats,
+    }
+
+
+def export_coco(images, out: str | os.PathLike) -> dict:
+    d = coco_dict(images)
+    _atomic_write(Path(out), json.dumps(d) + "\n")
+    return {"format": "coco", "out": str(out), "images": len(d["images"]), "boxes": len(d["annotations"])}
+
+
+def voc_xml(e: ImageEntry, h: int, w: int) -> str:
+    ann = ET.Element("annotation")
+    ET.SubElement(ann, "folder").text = e.domain
+    ET.SubElement(ann, "filename").text = e.relpath
+    ET.SubElement(ann, "path").text = e.key
+    src = ET.SubElement(ann, "source")
+    ET.SubElement(src, "database").text = "INIT"
+    sz = ET.SubElement(ann, "size")
+    ET.SubElement(sz, "width").text = str(w)
+    ET.SubElement(sz, "height").text = str(h)
+    ET.SubElement(sz, "depth").text = "3"
+    ET.SubElement(ann, "segmented").text = "0"
+    for cls, x1, y1, x2, y2 in e.boxes:
+        obj = ET.SubElement(ann, "object")
+        ET.SubElement(obj, "name").text = CATEGORIES.get(int(cls), str(cls))
+        ET.SubElement(obj, "pose").text = "Unspecified"
+        ET.SubElement(obj, "truncated").text = "0"
+        ET.SubElement(obj, "difficult").text = "0"
+        bb = ET.SubElement(obj, "bndbox")
+        for tag, v in (("xmin", x1), ("ymin", y1), ("xmax", x2), ("ymax", y2)):
+            ET.SubElement(bb, tag).text = format_number(v)
+    ET.indent(ann)
+    return ET.tostring(ann, encoding="unicode") + "\n"
+
+
+def export_voc(images, out: str | os.PathLike) -> dict:
+    out = Path(out)
+    n_boxes = 0
+    for e, h, w in images:
+        _atomic_write(out / e.domain / (e.relpath[: -len(".png")] + ".xml"), voc_xml(e, h, w))
+        n_boxes += len(e.boxes)
+    return {"format": "voc", "out": str(out), "images": len(images), "boxes": n_boxes}
+
+
+def boxes_text(e: ImageEntry, h: int, w: int) -> str:
+    return "".join(f"{int(c)} {x1 / w:.6f} {y1 / h:.6f} {x2 / w:.6f} {y2 / h:.6f}\n" for c, x1, y1, x2, y2 in e.boxes)
+
+
+def export_boxes(images, out: str | os.PathLike) -> dict:
+    out = Path(out)
+    n_boxes = 0
+    for e, h, w in images:
+        _atomic_write(out / e.domain / (e.relpath[: -len(".png")] + ".txt"), boxes_text(e, h, w))
+        n_boxes += len(e.boxes)
+    return {"format": "boxes", "out": str(out), "images": len(images), "boxes": n_boxes}
+
+
+def read_voc(path: str | os.PathLike) -> list[tuple[int, float, float, float, float]]:
+    """Boxes of one VOC XML written by :func:`export_voc` (class ids from the names)."""
+    ids = {n: i for i, n in CATEGORIES.items()}
+    root = ET.parse(path).getroot()
+    out = []
+    for obj in root.iter("object"):
+        bb = obj.find("bndbox")
+        out.append((ids[obj.findtext("name")], *(float(bb.findtext(t)) for t in ("xmin", "ymin", "xmax", "ymax"))))
+    return out
+
+
+def export(fmt: str, root, out, split=None, domains=None, manifest=None) -> dict:
+    """Export ``root``'s annotations as ``fmt`` (coco, voc or boxes); return counts."""
+    if fmt not in FORMATS:
+        raise UsageError(f"format: expected one of {', '.join(FORMATS)}; got {fmt!r}")
+    images = select_images(root, split, domains, manifest)
+    return {"coco": export_coco, "voc": export_voc, "boxes": export_boxes}[fmt](images, out)

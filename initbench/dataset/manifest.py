@@ -1,0 +1,253 @@
+"""Split manifests: one CSV row per image with its split, place in time, size, box counts and hash.
+
+Columns, in this order: ``domain``, ``path`` (relative to the domain folder, forward slashes),
+``split`` (``train``, ``test`` or ``gap``), ``drive``, ``frame`` (the frame index; with the
+clip number from the file name it places the frame in time, see :mod:`initbench.dataset.split`),
+``height``, ``width`` (from the PNG header), ``n_car``, ``n_sign``, ``n_person`` (boxes in the
+image's annotation record; empty when no record names the image), ``bytes``, ``sha256``
+(empty unless built with ``hash=True``). Rows are sorted by (domain, path). A name ending in
+``.gz`` is gzip-compressed (with a zero timestamp, so the same rows give the same bytes).
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import io
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+from initbench.dataset.findings import Finding, make_finding
+from initbench.dataset.imageio import png_size
+from initbench.dataset.index import ImageEntry, index_root
+from initbench.dataset.release import CATEGORY_KEYS, DOMAINS
+from initbench.dataset.split import SPLITS, compute_split, frame_key
+from initbench.errors import DataFormatError
+
+COLUMNS = ("domain", "path", "split", "drive", "frame", "height", "width", "n_car", "n_sign", "n_person", "bytes", "sha256")
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class ManifestRow:
+    domain: str
+    path: str
+    split: str
+    drive: str
+    frame: int
+    height: int
+    width: int
+    n_car: int | None
+    n_sign: int | None
+    n_person: int | None
+    bytes: int
+    sha256: str = ""
+    line: int | None = None  # line in the manifest file it was read from (not written)
+
+    @property
+    def key(self) -> str:
+        return f"{self.domain}/{self.path}"
+
+
+def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while True:
+            b = fh.read(chunk)
+            if not b:
+                break
+            h.update(b)
+    return h.hexdigest()
+
+
+def _row_for(entry: ImageEntry, split: str, with_hash: bool) -> ManifestRow:
+    fk = frame_key(entry.relpath)
+    h, w = png_size(entry.path)
+    counts = {name: sum(1 for b in entry.boxes if b[0] == cid) for cid, name in CATEGORY_KEYS.items()}
+    known = entry.annotated
+    return ManifestRow(
+        domain=entry.domain,
+        path=entry.relpath,
+        split=split,
+        drive=fk.drive,
+        frame=fk.index,
+        height=h,
+        width=w,
+        n_car=counts["car"] if known else None,
+        n_sign=counts["sign"] if known else None,
+        n_person=counts["person"] if known else None,
+        bytes=os.stat(entry.path).st_size,
+        sha256=sha256_file(entry.path) if with_hash else "",
+    )
+
+
+def build_manifest(
+    root: str | os.PathLike,
+    split: str = "v1",
+    with_hash: bool = False,
+    seed: int = 0,
+    assignment: dict[str, str] | None = None,
+    workers: int | None = None,
+    progress: Progress | None = None,
+) -> list[ManifestRow]:
+    """One row per image under ``root``, with the split ``split`` (``v1`` or ``paper``) or ``assignment``.
+
+    ``progress(done, total)`` is called as rows complete. Hashing runs on ``workers``
+    threads (hashlib releases the GIL).
+    """
+    index = index_root(root)
+    assign = assignment if assignment is not None else compute_split(index.keys(), split, seed=seed)
+    entries = [e for k, e in index.items() if k in assign]
+    total = len(entries)
+    rows: list[ManifestRow] = []
+    workers = workers or min(8, os.cpu_count() or 1)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for i, row in enumerate(pool.map(lambda e: _row_for(e, assign[e.key], with_hash), entries), 1):
+            rows.append(row)
+            if progress:
+                progress(i, total)
+    rows.sort(key=lambda r: (r.domain, r.path))
+    return rows
+
+
+def _fmt(v) -> str:
+    return "" if v is None else str(v)
+
+
+def manifest_text(rows: Iterable[ManifestRow]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(COLUMNS)
+    for r in rows:
+        d = asdict(r)
+        w.writerow([_fmt(d[c]) for c in COLUMNS])
+    return buf.getvalue()
+
+
+def write_manifest(path: str | os.PathLike, rows: Iterable[ManifestRow]) -> None:
+    """Write rows as CSV (gzip when the name ends in ``.gz``) atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = manifest_text(rows).encode("utf-8")
+    if path.name.endswith(".gz"):
+        data = gzip.compress(data, compresslevel=9, mtime=0)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def _int(v: str, col: str, path: str, line: int, optional: bool = False) -> int | None:
+    if v == "" and optional:
+        return None
+    try:
+        return int(v)
+    except ValueError:
+        raise DataFormatError(f"column {col!r}: expected an integer{' or empty' if optional else ''}; found {v!r}", path, line) from None
+
+
+def read_manifest(path: str | os.PathLike) -> list[ManifestRow]:
+    """Read a manifest CSV (``.gz`` decompressed). Raises DataFormatError with file:line."""
+    p = str(path)
+    try:
+        raw = Path(path).read_bytes()
+        if p.endswith(".gz"):
+            raw = gzip.decompress(raw)
+        text = raw.decode("utf-8")
+    except (OSError, EOFError, gzip.BadGzipFile, UnicodeDecodeError) as exc:
+        raise DataFormatError(f"cannot read the manifest: {exc}", p) from exc
+    reader = csv.reader(io.StringIO(text))
+    header = next(reader, None)
+    if header is None or tuple(header) != COLUMNS:
+        raise DataFormatError(f"expected the header {','.join(COLUMNS)}; found {','.join(header or []) or 'an empty file'}", p, 1)
+    rows = []
+    for line, rec in enumerate(reader, 2):
+        if not rec:
+            continue
+        if len(rec) != len(COLUMNS):
+            raise DataFormatError(f"expected {len(COLUMNS)} columns; found {len(rec)}", p, line)
+        d = dict(zip(COLUMNS, rec))
+        if d["domain"] not in DOMAINS:
+            raise DataFormatError(f"column 'domain': expected one of {', '.join(DOMAINS)}; found {d['domain']!r}", p, line)
+        if d["split"] not in SPLITS:
+            raise DataFormatError(f"column 'split': expected one of {', '.join(SPLITS)}; found {d['split']!r}", p, line)
+        rows.append(
+            ManifestRow(
+                domain=d["domain"],
+                path=d["path"],
+                split=d["split"],
+                drive=d["drive"],
+                frame=_int(d["frame"], "frame", p, line),
+                height=_int(d["height"], "height", p, line),
+                width=_int(d["width"], "width", p, line),
+                n_car=_int(d["n_car"], "n_car", p, line, True),
+                n_sign=_int(d["n_sign"], "n_sign", p, line, True),
+                n_person=_int(d["n_person"], "n_person", p, line, True),
+                bytes=_int(d["bytes"], "bytes", p, line),
+                sha256=d["sha256"],
+                line=line,
+            )
+        )
+    return rows
+
+
+def split_assignment(rows: Sequence[ManifestRow]) -> dict[str, str]:
+    """key -> split, from manifest rows."""
+    return {r.key: r.split for r in rows}
+
+
+def check_manifest(
+    root: str | os.PathLike,
+    manifest: str | os.PathLike,
+    with_hash: bool | None = None,
+    workers: int | None = None,
+    progress: Progress | None = None,
+) -> list[Finding]:
+    """Compare a copy of the release with a manifest: missing, extra, resized or changed files.
+
+    ``with_hash=None`` checks sha256 wherever the manifest has one. Findings of a row carry
+    the manifest's file and line; an extra file carries its own path.
+    """
+    rows = read_manifest(manifest)
+    root = Path(root)
+    mpath = str(manifest)
+    listed = {r.key for r in rows}
+    on_disk = {}
+    for d in DOMAINS:
+        base = root / d
+        if base.is_dir():
+            for p in base.rglob("*.png"):
+                if not p.name.startswith("."):
+                    on_disk[f"{d}/{p.relative_to(base).as_posix()}"] = p
+    findings: list[Finding] = []
+
+    def one(r: ManifestRow) -> list[Finding]:
+        p = root / r.domain / r.path
+        if r.key not in on_disk:
+            return [make_finding("manifest-missing-file", mpath, r.line, f"{r.key}: listed in the manifest, not found at {p}")]
+        out = []
+        size = p.stat().st_size
+        if size != r.bytes:
+            out.append(make_finding("manifest-size-mismatch", mpath, r.line, f"{r.key}: expected {r.bytes} bytes, found {size}"))
+        if (with_hash or (with_hash is None and r.sha256)) and r.sha256:
+            got = sha256_file(p)
+            if got != r.sha256:
+                out.append(make_finding("hash-mismatch", mpath, r.line, f"{r.key}: expected sha256 {r.sha256}, found {got}"))
+        return out
+
+    with ThreadPoolExecutor(max_workers=workers or min(8, os.cpu_count() or 1)) as pool:
+        for i, fs in enumerate(pool.map(one, rows), 1):
+            findings.extend(fs)
+            if progress:
+                progress(i, len(rows))
+    for k in sorted(set(on_disk) - listed):
+        findings.append(make_finding("manifest-extra-file", str(on_disk[k]), None, f"{k}: on disk, not listed in the manifest {mpath}"))
+    return findings
+
+
+def manifest_fields() -> tuple[str, ...]:
+    return tuple(f.name for f in fields(ManifestRow) if f.name != "line")
