@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import click
@@ -80,6 +81,140 @@ def synth_cmd(out: Path, per_domain: int | None, size_text: str | None, seed: in
         write_json(json_out, summary)
 
 
+def _short(path: str, root: Path) -> str:
+    try:
+        return os.path.relpath(path, root) if os.path.isabs(path) and Path(path).is_relative_to(root.resolve()) else path
+    except ValueError:
+        return path
+
+
+def render_verify(report: dict) -> None:
+    """The verify-dataset summary: counts beside paper Table 2, then findings grouped by rule."""
+    root = Path(report["root"])
+    table = Table(title=f"verify-dataset {root}")
+    for col, just in (("domain", "left"), ("images", "right"), ("records", "right"), ("paper Table 2", "right"), ("share", "right"),
+                      ("car", "right"), ("sign", "right"), ("person", "right")):
+        table.add_column(col, justify=just)
+    tot = [0, 0, 0, 0, 0, 0]
+    for d, v in report["domains"].items():
+        b = v["boxes"]
+        row = [v["images"], v["records"], v["expected"], b["car"], b["sign"], b["person"]]
+        tot = [a + c for a, c in zip(tot, row)]
+        table.add_row(d, *(f"{x:,}" for x in row[:3]), f"{v['images'] / v['expected']:.1%}", *(f"{x:,}" for x in row[3:]))
+    table.add_row("total", *(f"{x:,}" for x in tot[:3]), f"{tot[0] / max(tot[2], 1):.1%}", *(f"{x:,}" for x in tot[3:]), style="bold")
+    console.print(table)
+    if report["findings"]:
+        ft = Table(title="findings by rule")
+        ft.add_column("rule")
+        ft.add_column("severity")
+        ft.add_column("count", justify="right")
+        ft.add_column("first locations")
+        groups: dict[str, list[dict]] = {}
+        for f in report["findings"]:
+            groups.setdefault(f["rule"], []).append(f)
+        order = sorted(groups, key=lambda r: (groups[r][0]["severity"] != "error", r))
+        for rule in order:
+            fs = groups[rule]
+            firsts = []
+            for f in fs[:3]:
+                where = _short(f["path"], root) + (f":{f['line']}" if f["line"] is not None else "")
+                firsts.append(f"{where}  {f['message'][:110]}")
+            if len(fs) > 3:
+                firsts.append(f"... and {len(fs) - 3:,} more")
+            colour = "red" if fs[0]["severity"] == "error" else "yellow"
+            ft.add_row(f"[{colour}]{rule}[/]", fs[0]["severity"], f"{len(fs):,}", "\n".join(firsts))
+        console.print(ft)
+    s = report["settings"]
+    mode = "sha256 of every file" if s["hash"] else "annotations + PNG headers"
+    console.print(
+        f"checked {report['files_checked']:,} files ({report['bytes'] / 1e6:,.1f} MB; {mode}; {s['workers']} worker(s)) "
+        f"in {report['timings']['total_s']:.2f} s"
+        + (f"; tree digest {report['tree_digest'][:16]}" if report.get("tree_digest") else "")
+    )
+    if report["ok"]:
+        console.print(f"[bold green]OK[/]: no errors ({report['warnings']:,} warnings)")
+    else:
+        console.print(f"[bold red]{report['errors']:,} errors[/], {report['warnings']:,} warnings")
+
+
+@click.command("verify-dataset")
+@click.argument("root", type=click.Path(path_type=Path))
+@click.option("--annotations", multiple=True, type=click.Path(path_type=Path), help="Annotation file(s); default: every file in the official format under ROOT.")
+@click.option("--manifest", type=click.Path(path_type=Path), default=None, help="Compare with a manifest CSV (sizes; sha256 too with --hash).")
+@click.option("--hash", "with_hash", is_flag=True, help="Stream the sha256 of every image (slower; compares with --manifest).")
+@click.option("--workers", type=int, default=None, help="Worker processes (default: 1 for small trees, else min(8, CPUs)).")
+@click.option("--json", "json_out", type=click.Path(dir_okay=False), default=None, help="Write the full report as JSON ('-' for stdout).")
+@handle_errors
+def verify_cmd(root: Path, annotations: tuple, manifest: Path | None, with_hash: bool, workers: int | None, json_out: str | None) -> None:
+    """Check a copy of the release: files complete, PNGs readable, annotations valid.
+
+    Quick mode reads the annotations and only the header and end of each PNG (no decoding).
+    Exit codes: 0 no errors (warnings allowed), 1 errors found, 2 ROOT or an argument unusable.
+    """
+    from initbench.dataset.verify import verify_dataset
+
+    with progress_bar() as bar:
+        report = verify_dataset(root, annotations=list(annotations) or None, manifest=manifest, with_hash=with_hash,
+                                workers=workers, progress=_bar_callback(bar, "checking files"))
+    if json_out:
+        write_json(json_out, report)
+    if json_out != "-":
+        render_verify(report)
+    sys.exit(0 if report["ok"] else 1)
+
+
+def _q(d: dict | None, key: str) -> str:
+    return "-" if not d or d.get(key) is None else f"{d[key]:.4g}"
+
+
+@click.command("stats")
+@click.argument("root", type=click.Path(path_type=Path))
+@click.option("--annotations", multiple=True, type=click.Path(path_type=Path), help="Annotation file(s); default: found under ROOT.")
+@click.option("--json", "json_out", type=click.Path(dir_okay=False), default=None, help="Write the statistics as JSON ('-' for stdout).")
+@handle_errors
+def stats_cmd(root: Path, annotations: tuple, json_out: str | None) -> None:
+    """Images per domain, boxes per class and domain, boxes per image, box-size quantiles."""
+    from initbench.dataset.stats import dataset_stats
+
+    st = dataset_stats(root, annotations=list(annotations) or None)
+    if json_out:
+        write_json(json_out, st)
+    if json_out == "-":
+        return
+    t = Table(title=f"images and boxes in {root}")
+    for col in ("domain", "images", "paper Table 2", "car", "sign", "person", "boxes/image", "median", "max"):
+        t.add_column(col, justify="left" if col == "domain" else "right")
+    for d, v in st["domains"].items():
+        b, bpi = v["boxes"], v["boxes_per_image"]
+        t.add_row(d, f"{v['images']:,}", f"{v['expected']:,}", f"{b['car']:,}", f"{b['sign']:,}", f"{b['person']:,}",
+                  "-" if bpi["mean"] is None else f"{bpi['mean']:.2f}", _q(bpi, "q50"), _q(bpi, "q100"))
+    console.print(t)
+    s = Table(title="box sizes (pixels): width / height / sqrt(area) quantiles")
+    s.add_column("class")
+    s.add_column("count", justify="right")
+    s.add_column("measure")
+    for q in ("q00", "q05", "q25", "q50", "q75", "q95", "q100"):
+        s.add_column(q, justify="right")
+    for cls, v in st["box_sizes"].items():
+        if v is None:
+            s.add_row(cls, "0", "-")
+            continue
+        for i, m in enumerate(("width", "height", "sqrt_area")):
+            s.add_row(cls if i == 0 else "", f"{v['count']:,}" if i == 0 else "", m, *(_q(v[m], q) for q in ("q00", "q05", "q25", "q50", "q75", "q95", "q100")))
+    console.print(s)
+    hist = Table(title="images by number of boxes")
+    hist.add_column("domain")
+    for b in st["histogram_bins"]:
+        hist.add_column(b, justify="right")
+    for d, v in st["domains"].items():
+        hist.add_row(d, *(str(x) for x in v["boxes_per_image"]["histogram"]))
+    console.print(hist)
+    if st["parse_findings"]:
+        err_console.print(f"[yellow]{st['parse_findings']} annotation problems skipped; run `initbench verify-dataset {root}` for the list[/]")
+
+
 def register(group: click.Group) -> None:
     """Add this module's commands to the ``initbench`` group."""
     group.add_command(synth_cmd)
+    group.add_command(verify_cmd)
+    group.add_command(stats_cmd)
