@@ -9,6 +9,7 @@ import click
 from rich.table import Table as RichTable
 
 from initbench.cli.common import console, err_console, handle_errors, write_json
+from initbench.errors import UsageError
 from initbench.leaderboard.benchmarks import BENCHMARKS
 from initbench.leaderboard.render import COLUMNS, build_tables, legend, render_html, render_markdown, row_cells
 from initbench.leaderboard.results import build_entry
@@ -135,17 +136,26 @@ def register(group: click.Group) -> None:
                   default="reimplementation", show_default=True)
     @click.option("--params", type=int, default=None, help="Parameter count if the results do not record it.")
     @click.option("--hardware", default=None, help="e.g. '1x A100 80GB' (default: the results' device).")
-    @click.option("--checkpoint", "checkpoints", multiple=True, help="Checkpoint of each seed, in RESULTS order.")
+    @click.option("--checkpoint", "checkpoints", multiple=True,
+                  help="Checkpoint of each seed, in RESULTS order (gives the seeds and #params, and its sha256 is checked).")
+    @click.option("--seeds", default=None, help="Training seed of each checkpoint, comma-separated, in RESULTS order.")
     @click.option("--out", default="-", show_default=True, help="Entry file to write ('-': stdout); "
                   "paths in the entry are relative to its folder.")
     @handle_errors
     def from_results_cmd(results, method, code_url, command_, benchmark, label, variant, implementation, params,
-                         hardware, checkpoints, out) -> None:
+                         hardware, checkpoints, seeds, out) -> None:
         """Build a measured entry from evaluator RESULTS of several seeds; validate it; exit 1 on problems."""
         entry_dir = Path(".") if out == "-" else Path(out).parent
+        seed_list = None
+        if seeds is not None:
+            try:
+                seed_list = [int(v) for v in seeds.split(",")]
+            except ValueError:
+                raise UsageError(f"--seeds: expected integers separated by commas; got {seeds!r}") from None
         entry = build_entry(list(results), benchmark=benchmark, method=method, code_url=code_url, command=command_,
                             label=label, variant=variant, implementation=implementation, params=params,
-                            hardware=hardware, checkpoint_paths=list(checkpoints) or None, entry_dir=entry_dir)
+                            hardware=hardware, checkpoint_paths=list(checkpoints) or None, seeds=seed_list,
+                            entry_dir=entry_dir)
         report = validate_entry(entry, str(out), base_dir=entry_dir)
         _print_report(report, False)
         write_json(out, entry)

@@ -4,11 +4,12 @@ A benchmark pins what makes numbers comparable. An entry whose split, protocol o
 breaks its benchmark's rules fails validation; entries that pass but differ among themselves
 (two pretrained classifiers, say) are shown in separate groups and never ranked together.
 
-Fingerprint rules, per network named in an evaluator result's ``fingerprint``:
+Fingerprint rules, per key of an evaluator result's ``fingerprint`` (``lpips_backbone``,
+``lpips_linear``, ``classifier``, ``classifier_arch``, ``fid_features``, ...):
 
-* ``"pretrained"``: a sha256 (never the word ``random``);
-* ``"any"``: a sha256 or ``random`` (recorded either way, so groups still separate them);
-* a 64-hex sha256: exactly that file.
+* ``"pretrained"``: a sha256 (never ``random``, never null);
+* ``"any"``: whatever was recorded (groups still separate different values);
+* anything else: exactly that value (a sha256, or an architecture name).
 """
 
 from __future__ import annotations
@@ -30,12 +31,12 @@ METRICS: tuple[str, ...] = (
 #: Higher is better for every metric but FID and KID.
 LOWER_IS_BETTER: frozenset[str] = frozenset({"fid", "kid"})
 
-#: Which network of a fingerprint each metric depends on.
+#: Which fingerprint key (the network) each metric depends on; it must be recorded, not null.
 METRIC_NETWORK: dict[str, str] = {
-    "lpips_diversity": "lpips",
+    "lpips_diversity": "lpips_backbone",
     "is_exp": "classifier", "is_kl": "classifier", "is_exp_10split": "classifier",
     "cis_exp": "classifier", "cis_kl": "classifier", "cis": "classifier",
-    "fid": "inception", "kid": "inception",
+    "fid": "fid_features", "kid": "fid_features",
 }
 
 #: Human-readable metric names for tables.
@@ -54,17 +55,20 @@ class Benchmark:
     split: str
     protocol: str
     tasks: tuple[str, ...]
-    #: network -> rule (see the module docstring).
+    #: fingerprint key -> rule (see the module docstring).
     fingerprint: dict[str, str] = field(default_factory=dict)
+    #: Whether results may change protocol fields (fewer inputs or samples for a quick run).
+    allow_protocol_overrides: bool = False
 
-    def check_fingerprint(self, network: str, value: str) -> str | None:
-        """None when ``value`` satisfies this benchmark's rule for ``network``, else the expectation."""
-        rule = self.fingerprint.get(network)
+    def check_fingerprint(self, key: str, value) -> str | None:
+        """None when ``value`` satisfies this benchmark's rule for ``key``, else the expectation."""
+        rule = self.fingerprint.get(key)
         if rule is None or rule == "any":
             return None
         if rule == "pretrained":
-            return None if SHA256_RE.match(value) else "the sha256 of a pretrained network (not 'random')"
-        return None if value == rule else f"sha256 {rule}"
+            ok = isinstance(value, str) and SHA256_RE.match(value)
+            return None if ok else "the sha256 of a pretrained network (not 'random', not null)"
+        return None if value == rule else repr(rule)
 
 
 BENCHMARKS: dict[str, Benchmark] = {
@@ -74,16 +78,19 @@ BENCHMARKS: dict[str, Benchmark] = {
         split="v1",
         protocol="v1",
         tasks=PAPER_TASKS,
-        fingerprint={"lpips": "pretrained", "classifier": "pretrained", "inception": "pretrained"},
+        fingerprint={"lpips_backbone": "pretrained", "lpips_linear": "pretrained", "classifier": "pretrained",
+                     "classifier_arch": "inception_v3", "fid_features": "any"},
     ),
     "mini-init": Benchmark(
         name="mini-init",
         description="The synthetic mini-INIT of `initbench synth` / `initbench quickstart` (a smoke benchmark, "
-        "not comparable with init-v1); split v1 rule applied to the synthetic tree, protocol v1.",
+        "not comparable with init-v1); split v1 rule applied to the synthetic tree, protocol v1, possibly "
+        "with fewer inputs and samples (recorded as overrides); random LPIPS backbone allowed (recorded).",
         split="v1",
         protocol="v1",
         tasks=tuple(all_tasks()),
-        fingerprint={"lpips": "any", "classifier": "any", "inception": "any"},
+        fingerprint={},
+        allow_protocol_overrides=True,
     ),
 }
 

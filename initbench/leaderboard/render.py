@@ -58,8 +58,10 @@ def group_key(entry: dict) -> tuple[str, str]:
     """(sort key, label) of the group an entry is ranked in."""
     if entry["kind"] == "reported":
         return (f"1-{entry['source']['citation']}", f"{AS_REPORTED}: {entry['source']['citation']}")
-    fp = ", ".join(f"{k}={_short(v)}" for k, v in sorted(entry["fingerprint"].items()))
-    label = f"protocol {entry['protocol']}, split {entry['split']}, networks: {fp}"
+    fp = ", ".join(f"{k}={_short(str(v))}" for k, v in sorted(entry["fingerprint"].items()) if v is not None)
+    ov = entry.get("protocol_overrides") or {}
+    proto = entry["protocol"] + (" with " + ", ".join(f"{k}={v}" for k, v in sorted(ov.items())) if ov else "")
+    label = f"protocol {proto}, split {entry['split']}, networks: {fp}"
     return (f"0-{label}", label)
 
 

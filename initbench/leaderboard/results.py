@@ -19,28 +19,81 @@ from initbench.leaderboard.benchmarks import METRICS, get_benchmark
 from initbench.leaderboard.entry import SCHEMA_ID, mean, sha256_file, unbiased_std
 
 #: Keys every results file must have for an entry to be built from it.
-REQUIRED_KEYS = ("protocol", "task", "method", "checkpoint_sha256", "seed", "metrics", "per_input", "fingerprint")
+REQUIRED_KEYS = ("protocol", "task", "method", "checkpoint_sha256", "metrics", "per_input", "fingerprint")
 
-#: metric -> (per-input key, how the metric follows from the per-input values). Metrics not listed
-#: here (IS over all outputs, FID, KID) need more than per-input scalars and are not recomputed.
-PER_INPUT_RULES: dict[str, tuple[str, str]] = {
-    "lpips_diversity": ("lpips", "mean"),
-    "cis_kl": ("cis_kl", "mean"),
-    "cis_exp": ("cis_kl", "exp_mean"),
-}
+
+def _numbers(values) -> list[float] | None:
+    if not isinstance(values, list) or not values:
+        return None
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        return None
+    return [float(v) for v in values]
+
+
+def _xlogx_sum(q: list[float]) -> float:
+    return math.fsum(v * math.log(v) for v in q if v > 0)
 
 
 def recompute_metrics(results: dict) -> dict[str, float]:
-    """Metrics that follow from ``results["per_input"]`` alone: ``{metric: value}`` (only those present)."""
+    """Metrics that follow from ``results["per_input"]`` alone: ``{metric: value}`` (those it allows).
+
+    * ``lpips_diversity``: mean over every LPIPS pair (``lpips_pairs``, or ``lpips_drit_pairs``
+      under pairing ``drit``);
+    * ``cis_kl``: mean of the per-input ``cis_kl`` (inputs have equal sample counts);
+      ``cis_exp`` = exp(cis_kl) (protocol v1: exp of the grand mean);
+    * ``is_kl`` = mean(``neg_entropy``) - sum(q log q) with q the mean of the per-input
+      ``marginal``s (KL to the marginal of all outputs, averaged); ``is_exp`` = exp(is_kl).
+
+    IS over 10 splits, FID and KID need more than per-input scalars and are not recomputed.
+    """
     per_input = results.get("per_input") or {}
+    spec = results.get("protocol_spec") or {}
     out: dict[str, float] = {}
-    for metric, (key, how) in PER_INPUT_RULES.items():
-        vals = per_input.get(key)
-        if not isinstance(vals, list) or not vals or not all(isinstance(v, (int, float)) for v in vals):
-            continue
-        m = mean([float(v) for v in vals])
-        out[metric] = m if how == "mean" else math.exp(m)
+    if spec.get("pairing", "munit") == "drit":
+        rows = per_input.get("lpips_drit_pairs")
+        vals = _numbers([r[2] for r in rows]) if isinstance(rows, list) and all(
+            isinstance(r, list) and len(r) == 3 for r in rows) else None
+    else:
+        rows = per_input.get("lpips_pairs")
+        vals = _numbers([v for r in rows for v in r]) if isinstance(rows, list) and all(
+            isinstance(r, list) for r in rows) else _numbers(per_input.get("lpips"))
+    if vals:
+        out["lpips_diversity"] = mean(vals)
+    cis = _numbers(per_input.get("cis_kl"))
+    if cis:
+        out["cis_kl"] = mean(cis)
+        out["cis_exp"] = math.exp(out["cis_kl"])
+    neg = _numbers(per_input.get("neg_entropy"))
+    marg = per_input.get("marginal")
+    if neg and isinstance(marg, list) and len(marg) == len(neg) and all(_numbers(m) for m in marg):
+        k = len(marg[0])
+        if all(len(m) == k for m in marg):
+            q = [math.fsum(m[c] for m in marg) / len(marg) for c in range(k)]
+            out["is_kl"] = mean(neg) - _xlogx_sum(q)
+            out["is_exp"] = math.exp(out["is_kl"])
     return out
+
+
+def checkpoint_facts(path: str | os.PathLike) -> dict:
+    """``{"seed": training seed, "params": parameters of the inference model}`` of a native checkpoint.
+
+    Parameters are counted over the translator's ``generator_modules()`` (what inference uses;
+    discriminators excluded), once per shared tensor.
+    """
+    from initbench.methods.base import count_parameters
+    from initbench.training.checkpoints import build_from_checkpoint, load_checkpoint
+
+    blob = load_checkpoint(path)
+    model = build_from_checkpoint(blob, path=str(path))
+    seed = (blob.get("train_config") or {}).get("seed")
+    return {"seed": seed, "params": count_parameters(model.generator_modules())}
+
+
+def protocol_overrides(results: dict) -> dict:
+    """The protocol fields a run changed (``protocol_spec.overrides``); empty for a conformant run."""
+    spec = results.get("protocol_spec") or {}
+    ov = spec.get("overrides") or {}
+    return dict(ov) if isinstance(ov, dict) else {}
 
 
 def read_results(path: str | os.PathLike) -> dict:
@@ -78,6 +131,7 @@ def build_entry(
     params: int | None = None,
     hardware: str | None = None,
     checkpoint_paths: Sequence[str | None] | None = None,
+    seeds: Sequence[int] | None = None,
     entry_dir: str | os.PathLike = ".",
     notes: Sequence[dict] = (),
     created: str | None = None,
@@ -85,10 +139,12 @@ def build_entry(
     """Build a ``measured`` entry from the results files of several seeds of one method and task.
 
     Paths in ``runs`` are written relative to ``entry_dir`` (where the entry file will live).
-    All results must agree on task, protocol, method and fingerprint, and have distinct seeds;
-    otherwise a UsageError names the file that differs. A metric enters the entry only when
-    every seed has a number for it. ``params``, when None, is read from the results
-    (``params`` / ``num_parameters``).
+    ``seeds`` are the *training* seeds of the checkpoints, one per results file (the evaluator's
+    own seeds are fixed by the protocol); None reads ``training_seed`` from each results file.
+    All results must agree on task, protocol (and its overrides), method and fingerprint, and
+    come from distinct seeds and checkpoints; otherwise a UsageError names the file that differs.
+    A metric enters the entry only when every seed has a number for it. ``params``, when None,
+    is read from the results (``params`` / ``num_parameters``).
     """
     if not results_paths:
         raise UsageError("RESULTS: expected at least one evaluator results file")
@@ -100,13 +156,35 @@ def build_entry(
             if r[key] != first[key]:
                 raise UsageError(f"RESULTS: {p} has {key} {r[key]!r} but {first_path} has {first[key]!r}; "
                                  "an entry combines seeds of one configuration")
+    for p, r in loaded[1:]:
+        if protocol_overrides(r) != protocol_overrides(first):
+            raise UsageError(f"RESULTS: {p} has protocol overrides {protocol_overrides(r)!r} but {first_path} has "
+                             f"{protocol_overrides(first)!r}; an entry combines seeds of one configuration")
     if method is not None and method != first["method"]:
         raise UsageError(f"--method: the results are of method {first['method']!r}; got {method!r}")
-    seeds = [r["seed"] for _, r in loaded]
-    if len(set(seeds)) != len(seeds):
-        raise UsageError(f"RESULTS: seeds must be distinct; found {seeds}")
+    facts = [None] * len(loaded)
     if checkpoint_paths is not None and len(checkpoint_paths) != len(loaded):
         raise UsageError(f"--checkpoint: expected one per results file ({len(loaded)}); got {len(checkpoint_paths)}")
+    if checkpoint_paths is not None and (seeds is None or params is None):
+        facts = [checkpoint_facts(c) if c and Path(c).is_file() else None for c in checkpoint_paths]
+    if params is None and facts[0] is not None:
+        params = facts[0]["params"]
+    if seeds is None:
+        seeds = [r.get("training_seed", f["seed"] if f else None) for (_, r), f in zip(loaded, facts)]
+        if any(not isinstance(v, int) for v in seeds):
+            raise UsageError("--seeds: neither the results nor --checkpoint files give the training seed; pass "
+                             f"--seeds with one integer per results file ({len(loaded)})")
+    seeds = list(seeds)
+    if len(seeds) != len(loaded):
+        raise UsageError(f"--seeds: expected one training seed per results file ({len(loaded)}); got {len(seeds)}")
+    if len(set(seeds)) != len(seeds):
+        raise UsageError(f"--seeds: seeds must be distinct; found {seeds}")
+    for p, r in loaded:
+        if not isinstance(r["checkpoint_sha256"], str):
+            raise UsageError(f"RESULTS: {p} records no checkpoint_sha256 (evaluate a checkpoint file with --ckpt)")
+    cks = [r["checkpoint_sha256"] for _, r in loaded]
+    if len(set(cks)) != len(cks):
+        raise UsageError(f"RESULTS: two results evaluate the same checkpoint ({cks}); seeds need distinct models")
     metrics: dict[str, dict[str, Any]] = {}
     for name in METRICS:
         vals = [r["metrics"].get(name) for _, r in loaded]
@@ -118,10 +196,12 @@ def build_entry(
     if params is None:
         params = first.get("params", first.get("num_parameters"))
     if params is None:
-        raise UsageError("--params: the results do not record the parameter count; pass --params N")
+        raise UsageError("--params: neither the results nor a --checkpoint file give the parameter count; "
+                         "pass --params N")
     entry_dir = Path(entry_dir)
     runs = []
     for i, (p, r) in enumerate(loaded):
+        seed = seeds[i]
         ck_path = None
         if checkpoint_paths is not None and checkpoint_paths[i]:
             cp = Path(checkpoint_paths[i])
@@ -129,7 +209,7 @@ def build_entry(
                 raise UsageError(f"--checkpoint: {cp} does not have the sha256 recorded in {p}")
             ck_path = _relpath(cp, entry_dir)
         runs.append({
-            "seed": r["seed"],
+            "seed": seed,
             "results_file": {"path": _relpath(p, entry_dir), "sha256": sha256_file(p)},
             "checkpoint": {"path": ck_path, "sha256": r["checkpoint_sha256"]},
         })
@@ -141,6 +221,7 @@ def build_entry(
         "benchmark": bench.name,
         "split": first.get("split", bench.split),
         "protocol": first["protocol"],
+        "protocol_overrides": protocol_overrides(first),
         "task": first["task"],
         "method": first["method"],
         "variant": variant,

@@ -28,7 +28,7 @@ from initbench.leaderboard.entry import (
     sha256_file,
     unbiased_std,
 )
-from initbench.leaderboard.results import recompute_metrics
+from initbench.leaderboard.results import protocol_overrides, recompute_metrics
 
 #: Note id that must record a reported average which its own components do not give.
 AVERAGE_NOTE = "average-mismatch"
@@ -99,17 +99,20 @@ def _check_benchmark(entry: dict, file: str, report: Report) -> None:
                                            f"expected one of {', '.join(bench.tasks)}"))
     if entry["kind"] == "reported":
         return  # a publication's networks are recorded as 'unpublished'; such entries form their own group
+    if entry["protocol_overrides"] and not bench.allow_protocol_overrides:
+        report.problems.append(Problem(file, "$.protocol_overrides", f"benchmark {bench.name} needs the published "
+                                       f"protocol {bench.protocol}; the results override "
+                                       f"{sorted(entry['protocol_overrides'])}"))
     fp = entry["fingerprint"]
     for metric in entry["metrics"]:
-        network = METRIC_NETWORK[metric]
-        if network not in fp:
-            report.problems.append(Problem(file, f"$.fingerprint.{network}",
-                                           f"required by metric {metric!r}, but missing"))
-            continue
-    for network, value in fp.items():
-        expected = bench.check_fingerprint(network, value)
+        key = METRIC_NETWORK[metric]
+        if fp.get(key) is None:
+            report.problems.append(Problem(file, f"$.fingerprint.{key}", f"required by metric {metric!r}; found "
+                                           f"{'nothing' if key not in fp else 'null'}"))
+    for key, value in fp.items():
+        expected = bench.check_fingerprint(key, value)
         if expected is not None:
-            report.problems.append(Problem(file, f"$.fingerprint.{network}", f"benchmark {bench.name} expects "
+            report.problems.append(Problem(file, f"$.fingerprint.{key}", f"benchmark {bench.name} expects "
                                            f"{expected}; found {value!r}"))
 
 
@@ -118,6 +121,10 @@ def _check_measured(entry: dict, file: str, base: Path, report: Report, check_fi
     run_seeds = [r["seed"] for r in entry["runs"]]
     if run_seeds != seeds:
         report.problems.append(Problem(file, "$.runs", f"seeds of the runs {run_seeds} differ from $.seeds {seeds}"))
+    cks = [r["checkpoint"]["sha256"] for r in entry["runs"]]
+    if len(set(cks)) != len(cks):
+        report.problems.append(Problem(file, "$.runs", "two runs have the same checkpoint sha256; "
+                                       "each seed must be its own trained model"))
     for name, m in entry["metrics"].items():
         p = f"$.metrics.{name}"
         vals = m["per_seed"]
@@ -176,10 +183,11 @@ def _check_run(entry: dict, file: str, base: Path, i: int, run: dict, report: Re
         return
     checks = [
         ("task", entry["task"]), ("protocol", entry["protocol"]), ("method", entry["method"]),
-        ("seed", run["seed"]), ("checkpoint_sha256", ck["sha256"]), ("fingerprint", entry["fingerprint"]),
+        ("checkpoint_sha256", ck["sha256"]), ("fingerprint", entry["fingerprint"]),
+        ("protocol overrides", entry["protocol_overrides"]),
     ]
     for key, want in checks:
-        got = results.get(key)
+        got = protocol_overrides(results) if key == "protocol overrides" else results.get(key)
         if got != want:
             report.problems.append(Problem(file, rp, f"results file {path}: {key} is {got!r}; the entry has {want!r}"))
     res_metrics = results.get("metrics") or {}

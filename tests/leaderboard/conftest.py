@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import pytest
@@ -20,34 +19,51 @@ def repo_root() -> Path:
     return REPO
 
 
+FINGERPRINT = {"lpips_backbone": SHA_A, "lpips_linear": SHA_B, "classifier": SHA_C,
+               "classifier_arch": "inception_v3", "fid_features": "d" * 64}
+
+
 @pytest.fixture
 def make_results(tmp_path):
-    """``make_results(seed, lpips=[...], cis_kl=[...], **overrides) -> Path`` of a results JSON whose
-    metrics follow from its per-input values (as the evaluator writes them)."""
+    """``make_results(seed, lpips=[...], **overrides) -> Path``: a results JSON as the evaluator writes it,
+    its IS/CIS computed by the evaluator's own functions from seeded random logits (3 inputs x 4 samples)."""
+    import torch
 
-    def make(seed: int, lpips=(0.2, 0.3), cis_kl=(0.01, 0.03), name=None, **overrides) -> Path:
-        lp, ck = list(lpips), list(cis_kl)
+    from initbench.evaluation import inception as IS
+
+    def make(seed: int, lpips=(0.2, 0.3), name=None, **overrides) -> Path:
+        g = torch.Generator().manual_seed(seed)
+        groups = [torch.randn(4, 4, generator=g, dtype=torch.float64) * 2 for _ in range(3)]
+        is1 = IS.inception_score(torch.cat(groups))
+        cis = IS.conditional_inception_score(groups)
+        summaries = [IS.input_summary(x) for x in groups]
+        pairs = [[float(v), float(v) + 0.01] for v in lpips]
+        flat = [v for r in pairs for v in r]
         res = {
             "protocol": "v1",
+            "protocol_spec": {"version": "v1", "pairing": "munit", "overrides": {}},
+            "conformant": True,
             "task": "sunny2night",
             "method": "munit",
-            "checkpoint_sha256": f"{seed:064x}",
-            "seed": seed,
+            "checkpoint_sha256": f"{seed + 1:064x}",
+            "seed": {"input_seed": 0, "style_seed": 1},
+            "training_seed": seed,
             "metrics": {
-                "lpips_diversity": sum(lp) / len(lp),
-                "is_exp": 1.1 + seed / 100,
-                "is_kl": None,
-                "is_exp_10split": None,
-                "cis_exp": math.exp(sum(ck) / len(ck)),
-                "cis_kl": sum(ck) / len(ck),
-                "fid": 100.0 - seed,
-                "kid": None,
+                "lpips_diversity": sum(flat) / len(flat),
+                "is_exp": is1["exp"], "is_kl": is1["kl"], "is_exp_10split": None,
+                "cis_exp": cis["exp"], "cis_kl": cis["kl"],
+                "fid": 100.0 - seed, "kid": None,
             },
-            "per_input": {"lpips": lp, "cis_kl": ck},
-            "fingerprint": {"lpips": SHA_A, "classifier": SHA_B, "inception": SHA_C},
+            "per_input": {
+                "keys": [f"sunny/{i}.png" for i in range(len(pairs))],
+                "lpips": [sum(r) / 2 for r in pairs], "lpips_pairs": pairs,
+                "cis_kl": [x["cis_kl"] for x in summaries], "marginal": [x["marginal"] for x in summaries],
+                "neg_entropy": [x["neg_entropy"] for x in summaries],
+            },
+            "fingerprint": dict(FINGERPRINT),
             "versions": {"initbench": "0.1.0", "torch": "2.x"},
             "device": "cpu",
-            "timings": {"total_s": 1.0},
+            "timings": {"total": 1.0},
             "params": 12345,
         }
         for k, v in overrides.items():
@@ -67,7 +83,7 @@ def measured_entry(tmp_path, make_results):
     """A valid measured entry of three seeds on init-v1, written as tmp_path/entry.json: (path, dict)."""
     from initbench.leaderboard.results import build_entry
 
-    paths = [make_results(s, lpips=(0.2 + s / 10, 0.3), cis_kl=(0.01 * (s + 1), 0.02)) for s in (0, 1, 2)]
+    paths = [make_results(s, lpips=(0.2 + s / 10, 0.3)) for s in (0, 1, 2)]
     entry = build_entry(paths, benchmark="init-v1", code_url="https://example.org/code@abc",
                         command="initbench train ...", entry_dir=tmp_path, created="2026-11-26T00:00:00+00:00")
     path = tmp_path / "entry.json"

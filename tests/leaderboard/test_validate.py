@@ -65,7 +65,9 @@ def test_valid_measured_entry_checks_results_files(measured_entry, tmp_path):
     report = validate_files([path])
     assert report.problems == []
     assert len(report.checked) == 3
-    assert all("3 metric(s) recomputed" in line for line in report.checked)
+    # lpips_diversity, is_kl, is_exp, cis_kl, cis_exp recomputed from per-input values agree with
+    # what the evaluator's own functions computed from the logits.
+    assert all("5 metric(s) recomputed" in line for line in report.checked)
 
 
 def test_missing_field(measured_entry, tmp_path):
@@ -128,7 +130,7 @@ def test_results_file_whose_mean_its_per_input_values_do_not_give(make_results, 
     entry = build_entry([p], benchmark="init-v1", code_url="u", command="c", entry_dir=tmp_path)
     assert _problems(entry, tmp_path) == [
         f"$.metrics.lpips_diversity.per_seed[0]: results file {p}: its per-input values give "
-        f"lpips_diversity = {statistics.fmean([0.2, 0.4])!r}; it states 0.5"
+        f"lpips_diversity = {statistics.fmean([0.2, 0.2 + 0.01, 0.4, 0.4 + 0.01])!r}; it states 0.5"
     ]
     assert entry["metrics"]["lpips_diversity"]["std"] is None  # one seed: no std
 
@@ -136,17 +138,20 @@ def test_results_file_whose_mean_its_per_input_values_do_not_give(make_results, 
 def test_mismatched_fingerprint(make_results, tmp_path):
     from initbench.leaderboard.results import build_entry
 
-    fp = {"lpips": "random", "classifier": "b" * 64, "inception": "c" * 64}
-    p = make_results(0, fingerprint=fp)
+    fp = {"lpips_backbone": "random", "lpips_backbone_seed": 0, "lpips_linear": "b" * 64, "classifier": "c" * 64,
+          "classifier_arch": "small", "fid_features": None}
+    p = make_results(0, fingerprint=fp, metrics={"fid": None})
     entry = build_entry([p], benchmark="init-v1", code_url="u", command="c", entry_dir=tmp_path)
     assert _problems(entry, tmp_path) == [
-        "$.fingerprint.lpips: benchmark init-v1 expects the sha256 of a pretrained network (not 'random'); "
-        "found 'random'"
+        "$.fingerprint.lpips_backbone: benchmark init-v1 expects the sha256 of a pretrained network (not 'random', "
+        "not null); found 'random'",
+        "$.fingerprint.classifier_arch: benchmark init-v1 expects 'inception_v3'; found 'small'",
     ]
     entry["benchmark"] = "mini-init"  # the synthetic benchmark accepts a random LPIPS backbone
     assert _problems(entry, tmp_path) == []
     # ... but the results file must carry the fingerprint the entry states.
     entry["fingerprint"] = dict(fp, classifier="d" * 64)
+    entry["fingerprint"]["classifier"] = "d" * 64
     (msg,) = _problems(entry, tmp_path)
     assert msg.startswith(f"$.runs[0]: results file {p}: fingerprint is ")
 
@@ -172,3 +177,32 @@ def test_unreadable_file_is_a_problem_of_that_file(tmp_path):
     bad.write_text("{\n  \"kind\": \n}")
     report = validate_files([bad])
     assert [str(p) for p in report.problems] == [f"{bad}: $: line 3: not valid JSON: Expecting value (column 1)"]
+
+
+def test_metric_without_its_network_and_protocol_overrides(make_results, tmp_path):
+    from initbench.leaderboard.results import build_entry
+
+    p = make_results(0, protocol_spec={"version": "v1", "pairing": "munit", "overrides": {"num_inputs": 3}})
+    entry = build_entry([p], benchmark="init-v1", code_url="u", command="c", entry_dir=tmp_path)
+    entry["fingerprint"]["fid_features"] = None
+    assert _problems(entry, tmp_path, check_files=False) == [
+        "$.protocol_overrides: benchmark init-v1 needs the published protocol v1; the results override ['num_inputs']",
+        "$.fingerprint.fid_features: required by metric 'fid'; found null",
+    ]
+
+
+def test_build_refuses_mixed_configurations(make_results, tmp_path):
+    from initbench.errors import UsageError
+    from initbench.leaderboard.results import build_entry
+
+    a = make_results(0)
+    b = make_results(1, task="sunny2rainy")
+    with pytest.raises(UsageError, match=f"RESULTS: {b} has task 'sunny2rainy' but {a} has 'sunny2night'"):
+        build_entry([a, b], benchmark="init-v1", code_url="u", command="c")
+    c = make_results(2, name="same-ckpt.json", checkpoint_sha256=f"{1:064x}")
+    with pytest.raises(UsageError, match="two results evaluate the same checkpoint"):
+        build_entry([a, c], benchmark="init-v1", code_url="u", command="c")
+    d = make_results(3, name="noseed.json", training_seed=None)
+    with pytest.raises(UsageError, match="--seeds: neither the results nor --checkpoint files give the training seed"):
+        build_entry([d], benchmark="init-v1", code_url="u", command="c")
+    assert build_entry([d], benchmark="init-v1", code_url="u", command="c", seeds=[7])["seeds"] == [7]

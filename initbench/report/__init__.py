@@ -1,0 +1,1 @@
+"""Self-contained HTML reports (the quickstart's): tables, image grids as embedded PNG, loss curves as SVG."""
