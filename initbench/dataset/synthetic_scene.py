@@ -40,7 +40,7 @@ VISIBLE_FRACTION = 0.3
 
 CAR, SIGN, PERSON = 1, 2, 3
 
-AMBIENT = {"sunny": 1.05, "cloudy": 0.78, "rainy": 0.58, "night": 0.10}
+AMBIENT = {"sunny": 1.05, "cloudy": 0.78, "rainy": 0.58, "night": 0.07}
 SKY = {
     "sunny": ((0.22, 0.45, 0.88), (0.70, 0.82, 0.95)),
     "cloudy": ((0.60, 0.62, 0.66), (0.80, 0.80, 0.82)),
@@ -271,7 +271,7 @@ def render_frame(scene: DriveScene, domain: str, frame: int, size: tuple[int, in
     light = np.full((H, W), AMBIENT[domain], np.float32)
     if night:
         beam = np.zeros((H, W), np.float32)
-        beam[gr] = 0.9 * np.exp(-zg / 14.0) * np.exp(-((xg - 0.2) ** 2) / 6.0)
+        beam[gr] = 0.6 * np.exp(-zg / 12.0) * np.exp(-((xg - 0.2) ** 2) / 6.0)
         light += beam
 
     # Poles (with lamps) and wires: part of the painter's list with the objects.
@@ -311,7 +311,7 @@ def render_frame(scene: DriveScene, domain: str, frame: int, size: tuple[int, in
             cv.rect(min(cx, cx + arm), ly - max(0.5, 0.08 * k), max(cx, cx + arm), ly + max(0.5, 0.08 * k), np.float32([0.35, 0.35, 0.35]))
             if night:
                 cv.glow(cx + arm, ly + 0.2 * k, max(0.8, 0.35 * k), (1.0, 0.9, 0.7), 1.3)
-                light[gr] += 0.9 * np.exp(-((xg - (xp + 1.2 * np.sign(-xp))) ** 2 + (zg - z) ** 2) / 30.0)
+                light[gr] += 0.5 * np.exp(-((xg - (xp + 1.2 * np.sign(-xp))) ** 2 + (zg - z) ** 2) / 30.0)
             continue
         ob = scene.objects[ref]
         x1f = vp + (ob.x - ob.w / 2) * k

@@ -1,0 +1,130 @@
+"""The official annotation text format: parse with positions, write back identically."""
+
+from __future__ import annotations
+
+from initbench.dataset.annotations import (
+    Box,
+    Record,
+    domain_from_filename,
+    find_annotation_files,
+    format_records,
+    parse_file,
+    parse_text,
+    write_file,
+)
+
+# The only verbatim record of the release found in public material (see the reference notes).
+SAMPLE = """# 1
+/video_data_20180804/jig_KYT01/20180723_KYT/dw_2018_07_23_15-46-55_000000_20fps_bae/camera_2_center_fov60.h264/15_00404.png
+3 1208 1920 1
+0
+4
+1 745.1 620.9 955.2 719.8
+1 960.5 648.3 1026.6 706.7
+1 1093.0 661.8 1125.5 692.6
+1 1081.3 659.5 1104.3 688.9
+
+"""
+
+
+def test_sample_record_parses_to_the_right_record():
+    res = parse_text(SAMPLE, domain="sunny", source="sunny1.txt")
+    assert res.findings == []
+    (rec,) = res.records
+    assert rec == Record(
+        domain="sunny",
+        index=1,
+        path="/video_data_20180804/jig_KYT01/20180723_KYT/dw_2018_07_23_15-46-55_000000_20fps_bae/camera_2_center_fov60.h264/15_00404.png",
+        channels=3,
+        height=1208,
+        width=1920,
+        num=1,
+        boxes=(
+            Box(1, 745.1, 620.9, 955.2, 719.8),
+            Box(1, 960.5, 648.3, 1026.6, 706.7),
+            Box(1, 1093.0, 661.8, 1125.5, 692.6),
+            Box(1, 1081.3, 659.5, 1104.3, 688.9),
+        ),
+    )
+    assert rec.relpath.startswith("video_data_20180804/") and rec.key == "sunny/" + rec.relpath
+    assert (rec.source, rec.line) == ("sunny1.txt", 1)
+    assert [b.line for b in rec.boxes] == [6, 7, 8, 9]
+
+
+def test_sample_record_writes_back_identically(tmp_path):
+    res = parse_text(SAMPLE, domain="sunny")
+    assert format_records(res.records) == SAMPLE
+    f = tmp_path / "batch1_anno" / "sunny1.txt"
+    write_file(f, res.records)
+    assert f.read_text() == SAMPLE
+    again = parse_file(f)
+    assert again.records == res.records and again.findings == []
+
+
+def test_synth_annotation_files_round_trip(mini_init_root):
+    files = find_annotation_files(mini_init_root)
+    assert [f.name for f in files] == ["cloudy1.txt", "night1.txt", "rainy1.txt", "sunny1.txt"]
+    for f in files:
+        res = parse_file(f)
+        assert res.findings == [] and len(res.records) == 12
+        assert format_records(res.records) == f.read_text()
+
+
+def test_parser_reports_each_bad_line_and_resynchronises():
+    text = (
+        "# 1\n/a/1_00001.png\n3 40 64 1\n0\n2\n1 1 2 3 4\n"  # count says 2, one box line
+        "\n"
+        "garbage line\n"  # line 8
+        "# 2\n/a/1_00002.png\n3 40 64 1\n0\n1\n1 1 2 x 4\n"  # non-numeric box at line 14
+        "\n"
+        "# 3\n/a/1_00003.png\n3 forty 64 1\n0\n0\n"  # size line 18
+        "\n"
+        "# 4\n/a/1_00004.png\n3 40 64 1\n0\n1\n2 1 2 3 4 5\n"  # 6 tokens at line 27
+        "\n"
+        "# 5\n/a/1_00005.png\n3 40 64 1\n0\n1\n3 5 6 7 8\n"  # fine
+    )
+    res = parse_text(text, domain="night", source="night1.txt")
+    got = [(f.rule, f.line) for f in res.findings]
+    assert got == [
+        ("box-count-mismatch", 5),
+        ("malformed-record", 8),
+        ("non-numeric-value", 14),
+        ("box-count-mismatch", 13),
+        ("non-numeric-value", 18),
+        ("malformed-record", 27),
+        ("box-count-mismatch", 26),
+    ]
+    assert [r.index for r in res.records] == [1, 2, 4, 5]
+    assert res.records[-1].boxes == (Box(3, 5.0, 6.0, 7.0, 8.0),)
+    assert all(f.path == "night1.txt" for f in res.findings)
+
+
+def test_truncated_record_is_a_finding_not_a_crash():
+    res = parse_text("# 1\n/a/1_00001.png\n3 40 64 1\n", domain="rainy", source="r.txt")
+    assert res.records == []
+    assert [(f.rule, f.line) for f in res.findings] == [("malformed-record", 3)]
+    assert "expected the '0' line" in res.findings[0].message and "end of file" in res.findings[0].message
+
+
+def test_domain_from_filename_and_unreadable_files(tmp_path):
+    assert domain_from_filename("batch2_anno/night2.txt") == "night"
+    assert domain_from_filename("cloudy.txt") == "cloudy"
+    assert domain_from_filename("labels.txt") is None
+    odd = tmp_path / "labels.txt"
+    odd.write_text(SAMPLE)
+    (f,) = parse_file(odd).findings
+    assert f.rule == "annotation-unreadable" and f.path == str(odd)
+    bad = tmp_path / "sunny9.txt"
+    bad.write_bytes(b"# 1\n\xff\xfe\n")
+    (f,) = parse_file(bad).findings
+    assert f.rule == "annotation-unreadable" and "UTF-8" in f.message
+
+
+def test_find_annotation_files_by_content(tmp_path):
+    (tmp_path / "batch2_anno").mkdir()
+    (tmp_path / "batch2_anno" / "night2.txt").write_text(SAMPLE)
+    (tmp_path / "deep" / "er").mkdir(parents=True)
+    (tmp_path / "deep" / "er" / "sunny7.txt").write_text("\n\n" + SAMPLE)
+    (tmp_path / "README.txt").write_text("not annotations\n")
+    (tmp_path / "notes.md").write_text(SAMPLE)
+    assert find_annotation_files(tmp_path) == [tmp_path / "batch2_anno" / "night2.txt", tmp_path / "deep" / "er" / "sunny7.txt"]
