@@ -44,10 +44,11 @@ def _bar_callback(bar: Progress, description: str):
 @click.option("--per-domain", type=int, default=None, show_default="64", help="Images per domain.")
 @click.option("--size", "size_text", default=None, show_default="256x161", help="WIDTHxHEIGHT of every image (the release is 1920x1208).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Same seed and arguments, byte-identical files.")
+@click.option("--workers", type=int, default=1, show_default=True, help="Processes drawing drives in parallel (same bytes whatever the number).")
 @click.option("--overwrite", is_flag=True, help="Write into OUT even if it is not empty (files of the plan are replaced; nothing is deleted).")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), default=None, help="Write the summary as JSON ('-' for stdout).")
 @handle_errors
-def synth_cmd(out: Path, per_domain: int | None, size_text: str | None, seed: int, overwrite: bool, json_out: str | None) -> None:
+def synth_cmd(out: Path, per_domain: int | None, size_text: str | None, seed: int, workers: int, overwrite: bool, json_out: str | None) -> None:
     """Draw the synthetic mini-INIT into OUT, in the release's exact layout and text format.
 
     Four domains (sunny, night, cloudy, rainy) of procedurally drawn street frames with exact
@@ -63,7 +64,8 @@ def synth_cmd(out: Path, per_domain: int | None, size_text: str | None, seed: in
     if out.exists() and any(out.iterdir()) and not overwrite:
         raise UsageError(f"OUT: {out} exists and is not empty; choose a new folder or pass --overwrite")
     with progress_bar() as bar:
-        summary = synthetic.synthesize(out, per_domain=per_domain, size=size, seed=seed, progress=_bar_callback(bar, "drawing"))
+        summary = synthetic.synthesize(out, per_domain=per_domain, size=size, seed=seed, progress=_bar_callback(bar, "drawing"),
+                                         workers=workers)
     table = Table(title=f"synthetic mini-INIT in {out} ({size[0]}x{size[1]}, seed {seed})")
     table.add_column("domain")
     table.add_column("images", justify="right")

@@ -192,41 +192,82 @@ def check_size(size: tuple[int, int]) -> None:
         raise UsageError(f"--size: expected width 32..4096 and height 20..4096 pixels, got {w}x{h}")
 
 
+def _render_drive(root: str, plans: list[FramePlan], seed: int, size: tuple[int, int], progress=None) -> list[tuple]:
+    """Draw and write every frame of one drive; returns (boxes, bytes) per plan, in order."""
+    first, last = min(p.frame for p in plans), max(p.frame for p in plans)
+    scene = make_drive_scene(_mix(seed, plans[0].drive_index), first, last)
+    out = []
+    made: set[Path] = set()
+    for p in plans:
+        rng = np.random.default_rng([seed, p.drive_index, p.frame, 3])
+        img, boxes = render_frame(scene, p.domain, p.frame, size, rng)
+        path = Path(root) / p.domain / p.relpath
+        if path.parent not in made:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            made.add(path.parent)
+        out.append((boxes, write_png(path, img)))
+        if progress is not None:
+            progress()
+    return out
+
+
+def _render_drive_job(args) -> list[tuple]:
+    return _render_drive(*args)
+
+
 def synthesize(
     out: str | os.PathLike,
     per_domain: int = DEFAULT_PER_DOMAIN,
     size: tuple[int, int] = DEFAULT_SIZE,
     seed: int = 0,
     progress: Callable[[int, int], None] | None = None,
+    workers: int = 1,
 ) -> dict:
     """Draw and write a synthetic mini-INIT under ``out``; returns a summary dict.
 
     Files of the plan are (over)written atomically; nothing else under ``out`` is touched.
-    ``progress(done, total)`` is called after each image.
+    ``progress(done, total)`` is called as images are written. ``workers > 1`` draws drives
+    in that many processes; the files are the same bytes whatever the number of workers.
     """
     check_size(tuple(size))
+    if workers < 1:
+        raise UsageError(f"--workers: expected an integer >= 1, got {workers}")
     W, H = int(size[0]), int(size[1])
     plans = plan_frames(per_domain, seed)
     root = Path(out)
+    by_drive: dict[int, list[FramePlan]] = {}
+    for p in plans:
+        by_drive.setdefault(p.drive_index, []).append(p)
+    results: dict[str, tuple] = {}
+    done = 0
+    if workers == 1:
+        def tick():
+            nonlocal done
+            done += 1
+            if progress is not None:
+                progress(done, len(plans))
+
+        for ps in by_drive.values():
+            for p, r in zip(ps, _render_drive(str(root), ps, seed, (W, H), tick)):
+                results[p.key] = r
+    else:
+        from concurrent.futures import ProcessPoolExecutor
+
+        jobs = [(str(root), ps, seed, (W, H)) for ps in by_drive.values()]
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            for ps, rs in zip(by_drive.values(), pool.map(_render_drive_job, jobs)):
+                for p, r in zip(ps, rs):
+                    results[p.key] = r
+                done += len(ps)
+                if progress is not None:
+                    progress(done, len(plans))
+
     records: dict[str, list[Record]] = {d: [] for d in DOMAINS}
     boxes_per_class = {d: {name: 0 for name in CATEGORY_KEYS.values()} for d in DOMAINS}
     total_bytes = 0
-    last_frame: dict[int, int] = {}
     for p in plans:
-        last_frame[p.drive_index] = max(last_frame.get(p.drive_index, 0), p.frame)
-    scene, scene_idx = None, -1
-    made_dirs: set[Path] = set()
-    for i, p in enumerate(plans):
-        if scene_idx != p.drive_index:
-            scene = make_drive_scene(_mix(seed, p.drive_index), p.frame, last_frame[p.drive_index])
-            scene_idx = p.drive_index
-        rng = np.random.default_rng([seed, p.drive_index, p.frame, 3])
-        img, boxes = render_frame(scene, p.domain, p.frame, (W, H), rng)
-        path = root / p.domain / p.relpath
-        if path.parent not in made_dirs:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            made_dirs.add(path.parent)
-        total_bytes += write_png(path, img)
+        boxes, nbytes = results[p.key]
+        total_bytes += nbytes
         recs = records[p.domain]
         recs.append(
             Record(
@@ -236,15 +277,12 @@ def synthesize(
         )
         for c, *_ in boxes:
             boxes_per_class[p.domain][CATEGORY_KEYS[c]] += 1
-        if progress is not None:
-            progress(i + 1, len(plans))
     anno_files = []
     for d in DOMAINS:
         f = root / "batch1_anno" / f"{d}1.txt"
         write_file(f, records[d])
         anno_files.append(str(f))
-    drives = {p.drive for p in plans}
-    shared = sum(1 for dr in drives if len({p.domain for p in plans if p.drive == dr}) > 1)
+    shared = sum(1 for ps in by_drive.values() if len({p.domain for p in ps}) > 1)
     return {
         "root": str(root),
         "per_domain": per_domain,
@@ -252,7 +290,7 @@ def synthesize(
         "seed": seed,
         "images": {d: len(records[d]) for d in DOMAINS},
         "boxes": boxes_per_class,
-        "drives": len(drives),
+        "drives": len(by_drive),
         "shared_drives": shared,
         "annotation_files": anno_files,
         "bytes": total_bytes,

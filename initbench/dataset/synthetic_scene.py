@@ -39,6 +39,7 @@ MIN_OBJECT_PX = 2
 VISIBLE_FRACTION = 0.3
 
 CAR, SIGN, PERSON = 1, 2, 3
+POLE_X = ((0, ROAD[0] - 0.6), (1, ROAD[1] + 0.6))  # (side, lateral position of the poles)
 
 AMBIENT = {"sunny": 1.05, "cloudy": 0.78, "rainy": 0.58, "night": 0.07}
 SKY = {
@@ -155,6 +156,21 @@ def _geometry(scene: DriveScene, W: int, H: int) -> dict:
     return geo
 
 
+def _wires(scene: DriveScene, g: dict) -> np.ndarray:
+    """Overhead wires from the pole tops towards the vanishing point (the same in every frame)."""
+    if "wires" not in g:
+        hz, vp, f, xx, yy = g["hz"], g["vp"], g["f"], g["xx"], g["yy"]
+        m = np.zeros(xx.shape, bool)
+        for side, xp in POLE_X:
+            ph = scene.poles[side][2]
+            near = (np.abs(xx - vp) > f * abs(xp) / Z_FAR) & ((xx < vp) if side == 0 else (xx > vp))
+            for wh in (ph - 0.3, ph - 0.9, ph - 1.6):
+                ycurve = hz - (wh - CAMERA_HEIGHT) / abs(xp) * np.abs(xx - vp)
+                m |= (np.abs(yy - ycurve) < 0.55) & near
+        g["wires"] = m
+    return g["wires"]
+
+
 def _smooth_noise(rng, H: int, W: int, cell: int) -> np.ndarray:
     """Value noise in [0, 1]: a coarse random grid, bilinearly upsampled."""
     gh, gw = H // cell + 2, W // cell + 2
@@ -214,9 +230,11 @@ def render_frame(scene: DriveScene, domain: str, frame: int, size: tuple[int, in
     cv = _Canvas(H, W)
 
     # Sky (emitted: it is the light source, not a lit surface), with clouds drifting slowly.
-    top, bottom = (np.asarray(c, np.float32) for c in SKY[domain])
-    t = np.clip(g["yy"] / max(hz, 1.0), 0, 1)[..., None]
-    sky = top * (1 - t) + bottom * t
+    bottom = np.asarray(SKY[domain][1], np.float32)
+    if ("sky", domain) not in g:
+        t = np.clip(g["yy"] / max(hz, 1.0), 0, 1)[..., None]
+        g[("sky", domain)] = np.asarray(SKY[domain][0], np.float32) * (1 - t) + bottom * t
+    sky = g[("sky", domain)]
     shift = int(frame * 0.15) % W
     cl = g["clouds"][:, shift:shift + W][..., None]
     if sunny:
@@ -276,20 +294,16 @@ def render_frame(scene: DriveScene, domain: str, frame: int, size: tuple[int, in
 
     # Poles (with lamps) and wires: part of the painter's list with the objects.
     items = []
-    for side, xp in ((0, ROAD[0] - 0.6), (1, ROAD[1] + 0.6)):
+    wires = _wires(scene, g)
+    cv.diffuse[wires] = 0.08
+    cv.emit[wires] = 0.0
+    for side, xp in POLE_X:
         spacing, offset, ph = scene.poles[side]
         k0 = math.floor((s + Z_NEAR - offset) / spacing)
         for k in range(k0, k0 + int(Z_FAR / spacing) + 2):
             z = k * spacing + offset - s
             if Z_NEAR < z < Z_FAR:
                 items.append((z, "pole", (xp, ph, k)))
-        for wh in (ph - 0.3, ph - 0.9, ph - 1.6):
-            slope = (wh - CAMERA_HEIGHT) / abs(xp)
-            ycurve = hz - slope * np.abs(g["xx"] - vp)
-            near = np.abs(g["xx"] - vp) > f * abs(xp) / Z_FAR
-            wm = (np.abs(g["yy"] - ycurve) < 0.55) & near & ((g["xx"] < vp) if side == 0 else (g["xx"] > vp))
-            cv.diffuse[wm] = 0.08
-            cv.emit[wm] = 0.0
     for i, ob in enumerate(scene.objects):
         z = ob.z + ob.v * frame - s
         if Z_NEAR + 0.5 < z < Z_FAR * 0.6:
