@@ -33,13 +33,15 @@ def _bar(label: str):
         yield cb
 
 
-def _findings_table(findings) -> Table:
-    t = Table(title="manifest check")
-    for c in ("severity", "rule", "where", "message"):
-        t.add_column(c, overflow="fold")
-    for f in findings[:200]:
-        t.add_row(f.severity, f.rule, f.location(), f.message)
-    return t
+def _print_findings(findings, limit: int = 200) -> None:
+    """One line per finding (``rule  where  message``): greppable, never truncated."""
+    from rich.markup import escape
+
+    for f in findings[:limit]:
+        colour = "red" if f.severity == "error" else "yellow"
+        console.print(f"[{colour}]{f.rule}[/]  {escape(f.location())}  {escape(f.message)}", soft_wrap=True)
+    if len(findings) > limit:
+        console.print(f"... and {len(findings) - limit} more (use --json for all)")
 
 
 def register(group: click.Group) -> None:
@@ -104,7 +106,7 @@ def register(group: click.Group) -> None:
         if json_out:
             write_json(json_out, {"manifest": manifest_file, "findings": [f.to_dict() for f in findings]})
         if findings:
-            console.print(_findings_table(findings))
+            _print_findings(findings)
             console.print(f"[red]{len(findings)} problem(s)[/] against {manifest_file}")
             sys.exit(1)
         console.print(f"[green]ok[/]: {root} matches {manifest_file}")

@@ -209,44 +209,15 @@ def check_manifest(
 ) -> list[Finding]:
     """Compare a copy of the release with a manifest: missing, extra, resized or changed files.
 
-    ``with_hash=None`` checks sha256 wherever the manifest has one. Findings of a row carry
-    the manifest's file and line; an extra file carries its own path.
+    The comparison is ``verify-dataset --manifest``'s (:func:`initbench.dataset.verify.compare_manifest`):
+    one code path for both commands. ``with_hash=None`` checks sha256 wherever the manifest
+    has one. Findings of a row carry the manifest's file and line; an extra file its own path.
+    The manifest is first read in full here, so a malformed one fails with file:line.
     """
-    rows = read_manifest(manifest)
-    root = Path(root)
-    mpath = str(manifest)
-    listed = {r.key for r in rows}
-    on_disk = {}
-    for d in DOMAINS:
-        base = root / d
-        if base.is_dir():
-            for p in base.rglob("*.png"):
-                if not p.name.startswith("."):
-                    on_disk[f"{d}/{p.relative_to(base).as_posix()}"] = p
-    findings: list[Finding] = []
+    from initbench.dataset.verify import compare_manifest
 
-    def one(r: ManifestRow) -> list[Finding]:
-        p = root / r.domain / r.path
-        if r.key not in on_disk:
-            return [make_finding("manifest-missing-file", mpath, r.line, f"{r.key}: listed in the manifest, not found at {p}")]
-        out = []
-        size = p.stat().st_size
-        if size != r.bytes:
-            out.append(make_finding("manifest-size-mismatch", mpath, r.line, f"{r.key}: expected {r.bytes} bytes, found {size}"))
-        if (with_hash or (with_hash is None and r.sha256)) and r.sha256:
-            got = sha256_file(p)
-            if got != r.sha256:
-                out.append(make_finding("hash-mismatch", mpath, r.line, f"{r.key}: expected sha256 {r.sha256}, found {got}"))
-        return out
-
-    with ThreadPoolExecutor(max_workers=workers or min(8, os.cpu_count() or 1)) as pool:
-        for i, fs in enumerate(pool.map(one, rows), 1):
-            findings.extend(fs)
-            if progress:
-                progress(i, len(rows))
-    for k in sorted(set(on_disk) - listed):
-        findings.append(make_finding("manifest-extra-file", str(on_disk[k]), None, f"{k}: on disk, not listed in the manifest {mpath}"))
-    return findings
+    read_manifest(manifest)
+    return compare_manifest(root, manifest, with_hash=with_hash, workers=workers, progress=progress)
 
 
 def manifest_fields() -> tuple[str, ...]:

@@ -30,7 +30,7 @@ from initbench.dataset import transforms as T
 from initbench.dataset.annotations import Box, looks_like_annotation_file, parse_file, write_file
 from initbench.dataset.imageio import png_size, read_rgb, write_png
 from initbench.dataset.index import _walk, index_root
-from initbench.dataset.manifest import build_manifest, check_manifest, write_manifest
+from initbench.dataset.manifest import build_manifest, write_manifest
 from initbench.dataset.split import compute_split
 from initbench.errors import UsageError
 
@@ -86,13 +86,19 @@ def prepare(
     written = skipped = 0
     workers = workers or min(8, os.cpu_count() or 1)
     # decode_png, the resize kernel and zlib release the GIL, so threads scale.
-    with ThreadPoolExecutor(max_workers=workers) as pool:
+    pool = ThreadPoolExecutor(max_workers=workers)
+    try:
         futs = pool.map(lambda e: _resize_one(e.path, out / e.domain / e.relpath, size), entries)
         for i, did in enumerate(futs, 1):
             written += did
             skipped += not did
             if progress:
                 progress(i, len(entries))
+    except BaseException:
+        # Interrupted (Ctrl-C, an error): finish the files in flight, start no new one.
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown()
 
     _, texts = _walk(root)
     anno_files = [p for p in texts if looks_like_annotation_file(p)]
@@ -129,8 +135,12 @@ def prepare(
         rows = build_manifest(out, with_hash=True, assignment=assign, workers=workers)
         mpath = out / MANIFEST_NAME
         write_manifest(mpath, rows)
-        findings = check_manifest(out, mpath, with_hash=False, workers=workers)
+        from initbench.dataset.verify import verify_dataset
+
+        report = verify_dataset(out, manifest=mpath, workers=workers)
         summary["manifest"] = str(mpath)
-        summary["findings"] = [f.to_dict() for f in findings]
+        # warnings (e.g. small boxes) are the source's business; errors mean a broken copy
+        summary["findings"] = [f for f in report["findings"] if f["severity"] == "error"]
+        summary["warnings"] = sum(1 for f in report["findings"] if f["severity"] != "error")
     summary["seconds"] = round(time.perf_counter() - t0, 3)
     return summary

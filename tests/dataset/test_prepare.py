@@ -1,0 +1,79 @@
+"""prepare: resized images, rescaled annotations, resumable after an interruption, verifies clean."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from initbench.cli import main
+from initbench.dataset.annotations import find_annotation_files, parse_file
+from initbench.dataset.imageio import png_size
+from initbench.dataset.index import index_root
+from initbench.dataset.prepare import MANIFEST_NAME, prepare
+from initbench.errors import UsageError
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def prepared(mini_init_root, tmp_path_factory):
+    out = tmp_path_factory.mktemp("prep") / "p20"
+    return out, prepare(mini_init_root, out, size=20, workers=2)
+
+
+def test_images_and_annotations_are_rescaled(mini_init_root, prepared):
+    out, summary = prepared
+    assert summary["images"] == summary["written"] == 48 and summary["findings"] == []
+    src, dst = index_root(mini_init_root), index_root(out)
+    assert set(src) == set(dst)
+    for k, e in dst.items():
+        assert png_size(e.path) == (20, 32) and (e.height, e.width) == (20, 32)
+        want = [(c, round(x1 / 2, 2), round(y1 / 2, 2), round(x2 / 2, 2), round(y2 / 2, 2)) for c, x1, y1, x2, y2 in src[k].boxes]
+        assert list(e.boxes) == want
+    files = [p.relative_to(out).as_posix() for p in find_annotation_files(out)]
+    assert files == [p.relative_to(mini_init_root).as_posix() for p in find_annotation_files(mini_init_root)]
+    assert all(not r.findings for r in map(parse_file, find_annotation_files(out)))
+    assert (out / MANIFEST_NAME).is_file()
+
+
+def test_interrupted_then_rerun_gives_identical_files(mini_init_root, prepared, tmp_path):
+    full, _ = prepared
+    out = tmp_path / "p20"
+
+    class Stop(Exception):
+        pass
+
+    def stop_after_10(done, total):
+        if done == 10:
+            raise Stop
+
+    with pytest.raises(Stop):
+        prepare(mini_init_root, out, size=20, workers=2, progress=stop_after_10)
+    pngs = list(out.rglob("*.png"))
+    assert 10 <= len(pngs) < 48
+    # a torn temporary file left by a killed run is cleaned up, never mistaken for a result
+    torn = pngs[0].with_name(f".{pngs[0].name}.tmp-99999")
+    torn.write_bytes(b"\x89PNG partial")
+    s = prepare(mini_init_root, out, size=20, workers=2)
+    assert s["skipped_existing"] == len(pngs) and s["written"] == 48 - len(pngs) and s["stale_temp_files_removed"] == 1
+    assert _tree(out) == _tree(full)
+    again = prepare(mini_init_root, out, size=20)
+    assert again["written"] == 0 and _tree(out) == _tree(full)
+
+
+def test_bad_arguments(mini_init_root):
+    with pytest.raises(UsageError, match="OUT: expected a folder outside ROOT"):
+        prepare(mini_init_root, mini_init_root / "copy")
+    with pytest.raises(UsageError, match="--size: expected a short side of at least 8 pixels; got 4"):
+        prepare(mini_init_root, "/nonexistent-never-created", size=4)
+
+
+def test_cli(mini_init_root, tmp_path):
+    res = CliRunner().invoke(main, ["prepare", str(mini_init_root), str(tmp_path / "o"), "--size", "16"])
+    assert res.exit_code == 0, res.output
+    assert "48 images (48 written, 0 already there)" in res.output and "verified" in res.output
