@@ -243,7 +243,7 @@ def _load_generator(model: CycleGAN, net: nn.Module, path: Path, config: CycleGA
     sd = as_state_dict(read_checkpoint(path), path)
     sd, dropped = drop_legacy_entries(sd, net, num_batches_tracked=True)
     what = f"CycleGAN ResnetGenerator (netG={config.netG}, ngf={config.ngf}, norm={config.norm}, no_dropout={config.no_dropout})"
-    load_strict(net, sd, path=path, where="", what=what, diagnose=_diagnose(list(sd), config))
+    load_strict(net, sd, path=path, where="", what=what, diagnose=_diagnose(list(sd), config), assign=True)
     return dropped
 
 
@@ -276,9 +276,14 @@ def load_official(checkpoint: str | os.PathLike, config: Any = None) -> CycleGAN
                 files["b2a"] = sibling
         else:
             files[direction or "a2b"] = path
-    model = CycleGAN(cfg, with_discriminators=False)
-    for d, f in files.items():
-        _load_generator(model, model.netG_A if d == "a2b" else model.netG_B, f, cfg)
+    with torch.device("meta"):  # every loaded tensor comes from the file
+        model = CycleGAN(cfg, with_discriminators=False)
+    for d in ("a2b", "b2a"):
+        net = model.netG_A if d == "a2b" else model.netG_B
+        if d in files:
+            _load_generator(model, net, files[d], cfg)
+        else:  # a direction the file does not hold: real (random) tensors, and translate() refuses it
+            net.to_empty(device="cpu").apply(init_normal(cfg.init_gain))
     model.loaded_directions = set(files)
     model.official_files = {d: str(f) for d, f in files.items()}
     return model.eval()

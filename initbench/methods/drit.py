@@ -242,10 +242,11 @@ def load_official(checkpoint: str | os.PathLike, config: Any = None) -> DRIT:
     if not explicit:
         cfg = replace(cfg, **found)
     cfg = replace(cfg, layer_norm="munit" if layout == 2 else "head")
-    model = DRIT(cfg, with_discriminators=False)
+    with torch.device("meta"):  # every tensor comes from the file
+        model = DRIT(cfg, with_discriminators=False)
     for name in ("enc_c", "enc_a", "gen"):
         what = f"DRIT {name} ({LAYOUTS[layout].split(' (')[0]}, concat={cfg.concat}, nz={cfg.nz}, dim={cfg.dim})"
-        load_strict(getattr(model, name), parts[name], path=checkpoint, where=f"['{name}']", what=what, diagnose=_diagnose(name, cfg, found))
+        load_strict(getattr(model, name), parts[name], path=checkpoint, where=f"['{name}']", what=what, diagnose=_diagnose(name, cfg, found), assign=True)
     model.layout = layout
     model.official_meta = {k: obj[k] for k in ("ep", "total_it") if k in obj and isinstance(obj[k], (int, float))}
     return model.eval()

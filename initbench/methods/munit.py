@@ -328,14 +328,17 @@ def load_pair(
     for dom in ("a", "b"):
         sd = as_state_dict(obj[dom], checkpoint, f"['{dom}']")
         sd, dropped[dom] = drop_legacy_entries(sd, nets[dom])
-        load_strict(nets[dom], sd, path=checkpoint, where=f"['{dom}']", what=what, diagnose=diagnose_for(method, model.config, list(sd)))
+        load_strict(
+            nets[dom], sd, path=checkpoint, where=f"['{dom}']", what=what, diagnose=diagnose_for(method, model.config, list(sd)), assign=True
+        )
     return dropped
 
 
 def load_official(checkpoint: str | os.PathLike, config: Any = None) -> MUNIT:
     """Load the authors' ``gen_*.pt`` / ``edges2shoes.pt`` with their YAML (or a dict, or defaults)."""
     cfg = config_from_official(MUNITConfig, config)
-    model = MUNIT(cfg, with_discriminators=False)
+    with torch.device("meta"):  # every tensor comes from the file
+        model = MUNIT(cfg, with_discriminators=False)
     g = cfg.gen
     what = f"MUNIT AdaINGen (dim={g.dim}, mlp_dim={g.mlp_dim}, style_dim={g.style_dim}, n_downsample={g.n_downsample}, n_res={g.n_res})"
     model.dropped_legacy_keys = load_pair(model, {"a": model.gen_a, "b": model.gen_b}, checkpoint, "munit", what)

@@ -149,12 +149,14 @@ def load_strict(
     where: str,
     what: str,
     diagnose: Diagnose | None = None,
+    assign: bool = False,
 ) -> None:
     """Strictly load ``state_dict`` into ``model``; on mismatch a :class:`CheckpointError` lists every difference.
 
     ``where`` names the entry in the file (``['a']``, ``['gen']`` or ``""``), ``what`` the
     network and its config (``"MUNIT AdaINGen (dim=64, ...)"``), ``diagnose`` returns the likely
-    cause from the differences, or None.
+    cause from the differences, or None. ``assign`` takes the file's tensors as the parameters
+    (for models built on the ``meta`` device, which skips a pointless random initialisation).
     """
     missing, unexpected, shapes = compare_keys(model, state_dict)
     if missing or unexpected or shapes:
@@ -169,7 +171,11 @@ def load_strict(
         cause = diagnose(missing, unexpected, shapes) if diagnose is not None else None
         lines.append(f"  likely cause: {cause}" if cause else "  likely cause: a different architecture or config than the one given")
         raise CheckpointError("\n".join(lines))
-    model.load_state_dict(state_dict, strict=True)
+    model.load_state_dict(state_dict, strict=True, assign=assign)
+    if assign:
+        left = [n for n, t in [*model.named_parameters(), *model.named_buffers()] if t.is_meta]
+        if left:
+            raise CheckpointError(f"checkpoint {path}{where}: internal error, tensors left unloaded: {_listing(left)}")
 
 
 def tensors_of(module: nn.Module) -> dict[str, torch.Tensor]:
@@ -308,3 +314,41 @@ def check_choice(name: str, value: Any, choices: tuple, source: str = "config") 
     """Raise a :class:`UsageError` naming the option when ``value`` is not one of ``choices``."""
     if value not in choices:
         raise UsageError(f"{source}: option {name!r}: expected one of {', '.join(map(str, choices))}; found {value!r}")
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def export_checked(translator: nn.Module, out: str | os.PathLike) -> dict[str, Any]:
+    """Export ``translator`` in the authors' format, load the result back with ``load_official``
+    (strict, the same config) and check that every exported tensor is bit-identical.
+
+    Returns ``{"method", "out", "files": [{"path", "bytes", "sha256"}], "tensors_checked"}``.
+    """
+    from initbench.methods.base import get_method
+
+    entry = get_method(translator.name)
+    if entry.export_official is None:
+        raise UsageError(f"--method: {translator.name!r} has no authors' format to export to")
+    paths = entry.export_official(translator, out)
+    reloaded = entry.load_official(out, translator.config)
+    skip: tuple[str, ...] = ()
+    if getattr(reloaded, "loaded_directions", None) is not None:  # CycleGAN: a single file holds one direction
+        skip = tuple(f"netG_{'A' if d == 'a2b' else 'B'}." for d in ("a2b", "b2a") if d not in reloaded.loaded_directions)
+    mine, back = translator.state_dict(), reloaded.state_dict()
+    checked = 0
+    for key, value in back.items():
+        if key.startswith(skip):
+            continue
+        if key not in mine or not torch.equal(mine[key].detach().cpu(), value.detach().cpu()):
+            raise CheckpointError(f"export to {out}: tensor {key} differs after loading the exported file back")
+        checked += 1
+    files = [{"path": str(p), "bytes": Path(p).stat().st_size, "sha256": file_sha256(p)} for p in paths]
+    return {"method": translator.name, "out": str(out), "files": files, "tensors_checked": checked}

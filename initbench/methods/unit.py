@@ -212,7 +212,8 @@ def load_official(checkpoint: str | os.PathLike, config: Any = None) -> UNIT:
             f"checkpoint {checkpoint}: this is a UNIT version_02 (NIPS'17) COCOResGen file (keys encode_A.*, enc_shared.*); "
             "initbench loads the authors' 2018 re-release (VAEGen pairs {'a', 'b'}), a different network"
         )
-    model = UNIT(cfg, with_discriminators=False)
+    with torch.device("meta"):  # every tensor comes from the file
+        model = UNIT(cfg, with_discriminators=False)
     g = cfg.gen
     what = f"UNIT VAEGen (dim={g.dim}, n_downsample={g.n_downsample}, n_res={g.n_res})"
     model.dropped_legacy_keys = load_pair(model, {"a": model.gen_a, "b": model.gen_b}, checkpoint, "unit", what, obj=obj)
