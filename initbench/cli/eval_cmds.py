@@ -1,9 +1,193 @@
-"""Commands of this area (filled in by the issue that owns it)."""
+"""Commands of the evaluator: ``weights``, ``train-classifier``, ``evaluate``."""
 
 from __future__ import annotations
 
+import json
+from contextlib import contextmanager
+
 import click
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from initbench.cli.common import console, err_console, handle_errors, write_json
+from initbench.errors import UsageError
+
+
+@contextmanager
+def _bar():
+    """A rich progress bar on stderr; yields ``progress(stage, done, total)``."""
+    cols = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
+    with Progress(*cols, console=err_console, transient=True) as bar:
+        tasks: dict[str, int] = {}
+
+        def update(stage: str, done: int, total: int, *_):
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        yield update
+
+
+def _fmt(v, digits: int = 4) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:.{digits}f}"
+    return str(v)
+
+
+@click.command("weights")
+@click.option("--dir", "directory", type=click.Path(file_okay=False), default=None, help="Folder holding the files (default: torch hub's cache).")
+@click.option("--offline", is_flag=True, help="Never touch the network; exit 1 naming each missing file and where to place it.")
+@click.option("--fetch", is_flag=True, help="Download missing files (not with --offline).")
+@click.option("--no-hash", is_flag=True, help="Do not hash the files (status 'present' instead of intact/corrupt).")
+@click.option("--json", "as_json", is_flag=True, help="Print the table as JSON.")
+@handle_errors
+def weights_cmd(directory, offline, fetch, no_hash, as_json):
+    """Pretrained files the evaluator uses: where they are looked for, expected sha256, status."""
+    from initbench.evaluation import weights as W
+
+    if offline and fetch:
+        raise UsageError("--fetch: cannot download with --offline")
+    if fetch:
+        for key, w in W.WEIGHTS.items():
+            if w.location == "hub" and W.inspect(w, directory, check_hash=False)["status"] == "missing":
+                W.resolve(key, directory, offline=False)
+    rows = W.table(directory, check_hash=not no_hash)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+    else:
+        t = Table(title="pretrained files")
+        for col in ("file", "used for", "expected sha256", "status", "path"):
+            t.add_column(col, overflow="fold")
+        colour = {"intact": "green", "present": "yellow", "corrupt": "red", "missing": "red"}
+        for r in rows:
+            t.add_row(r["file"], r["used_for"], r["expected_sha256_prefix"] or "(not established)", f"[{colour[r['status']]}]{r['status']}[/]", r["path"])
+        console.print(t)
+    bad = [r for r in rows if r["status"] in ("missing", "corrupt")]
+    if offline and bad:
+        for r in bad:
+            err_console.print(f"[red]{r['status']}:[/] {r['file']}: place it at {r['path']} (from {r['url']})", highlight=False)
+        raise SystemExit(1)
+    raise SystemExit(1 if any(r["status"] == "corrupt" for r in rows) else 0)
+
+
+@click.command("train-classifier")
+@click.argument("root", type=click.Path(exists=True, file_okay=False))
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Where to write the classifier file.")
+@click.option("--small", is_flag=True, help="The compact CNN (64 x 64 input) for the mini-INIT on a CPU.")
+@click.option("--from-scratch", is_flag=True, help="Inception-v3 from a random start instead of ImageNet weights (recorded).")
+@click.option("--epochs", type=int, default=None, help="Override the recipe's epochs (recorded).")
+@click.option("--lr", type=float, default=None, help="Override the recipe's learning rate (recorded).")
+@click.option("--batch-size", type=int, default=None, help="Override the recipe's batch size (recorded).")
+@click.option("--max-per-domain", type=int, default=None, help="Train on at most N images per domain (seeded draw; recorded).")
+@click.option("--seed", type=int, default=None, help="Recipe seed (default 0).")
+@click.option("--device", default="cpu", show_default=True)
+@click.option("--workers", type=int, default=0, show_default=True, help="DataLoader workers.")
+@click.option("--weights-dir", type=click.Path(file_okay=False), default=None, help="Folder with inception_v3_google-0cc3c7bd.pth.")
+@click.option("--offline", is_flag=True, help="Never download the ImageNet weights.")
+@click.option("--json", "json_out", type=click.Path(dir_okay=False), default=None, help="Also write the report as JSON ('-' for stdout).")
+@handle_errors
+def train_classifier_cmd(root, out, small, from_scratch, epochs, lr, batch_size, max_per_domain, seed, device, workers, weights_dir, offline, json_out):
+    """Train the 4-way domain classifier for IS/CIS; report per-domain test accuracy and the confusion matrix."""
+    from initbench.evaluation.classifier import train_classifier
+
+    with _bar() as bar:
+        report = train_classifier(
+            root, out, small=small, from_scratch=from_scratch, device=device, weights_dir=weights_dir, offline=offline,
+            num_workers=workers, progress=lambda d, t, info: bar("train", d, t),
+            epochs=epochs, lr=lr, batch_size=batch_size, max_per_domain=max_per_domain, seed=seed,
+        )
+    domains = list(report["per_domain_accuracy"])
+    t = Table(title=f"{report['arch']} ({report['init']}): test accuracy {_fmt(report['accuracy'], 3)}")
+    t.add_column("true \\ predicted")
+    for d in domains:
+        t.add_column(d, justify="right")
+    t.add_column("accuracy", justify="right")
+    for i, d in enumerate(domains):
+        t.add_row(d, *[str(v) for v in report["confusion"][i]], _fmt(report["per_domain_accuracy"][d], 3))
+    console.print(t)
+    console.print(f"wrote {out}  sha256 {report['sha256']}  ({report['seconds']} s)", highlight=False)
+    if json_out:
+        write_json(json_out, report)
+
+
+@click.command("evaluate")
+@click.option("--method", required=True, help="A registered method, or 'real' (the target domain's own diversity).")
+@click.option("--ckpt", type=click.Path(exists=True, dir_okay=False), default=None, help="A native checkpoint.")
+@click.option("--official-ckpt", type=click.Path(exists=True, dir_okay=False), default=None, help="The authors' released file.")
+@click.option("--config", type=click.Path(exists=True, dir_okay=False), default=None, help="The authors' YAML config (with --official-ckpt).")
+@click.option("--data", "root", required=True, type=click.Path(exists=True, file_okay=False), help="Dataset root (the release or the mini-INIT).")
+@click.option("--task", required=True, help="e.g. sunny2night.")
+@click.option("--classifier", type=click.Path(exists=True, dir_okay=False), default=None, help="Domain classifier file (train-classifier); without it IS/CIS are null.")
+@click.option("--protocol", "protocol_name", default="v1", show_default=True)
+@click.option("--lpips-backbone", type=click.Choice(["pretrained", "random"]), default="pretrained", show_default=True)
+@click.option("--lpips-seed", type=int, default=0, show_default=True, help="Seed of a random LPIPS backbone.")
+@click.option("--pairing", type=click.Choice(["munit", "drit"]), default=None, help="LPIPS pairing (default: the protocol's, munit).")
+@click.option("--num-inputs", type=int, default=None, help="Override (recorded; the result is then not protocol-conformant).")
+@click.option("--samples-per-input", type=int, default=None, help="Override (recorded; not conformant).")
+@click.option("--short-side", type=int, default=None, help="Override the input size (recorded; not conformant), e.g. for the mini-INIT.")
+@click.option("--no-fid", is_flag=True, help="Skip FID/KID.")
+@click.option("--weights-dir", type=click.Path(file_okay=False), default=None, help="Folder with the pretrained files (default: torch hub's cache).")
+@click.option("--offline", is_flag=True, help="Never download pretrained files; fail naming the missing file.")
+@click.option("--out", type=click.Path(dir_okay=False), default=None, help="Write the results JSON here.")
+@click.option("--json", "as_json", is_flag=True, help="Print the results JSON to stdout instead of the table.")
+@click.option("--device", default="cpu", show_default=True)
+@handle_errors
+def evaluate_cmd(method, ckpt, official_ckpt, config, root, task, classifier, protocol_name, lpips_backbone, lpips_seed, pairing,
+                 num_inputs, samples_per_input, short_side, no_fid, weights_dir, offline, out, as_json, device):
+    """Run evaluation protocol v1 (LPIPS diversity, IS, CIS, FID/KID) on a translator or on real images."""
+    from initbench.evaluation.protocol import get_protocol
+    from initbench.evaluation.weights import sha256_file
+
+    protocol = get_protocol(protocol_name).with_overrides(
+        num_inputs=num_inputs, samples_per_input=samples_per_input, short_side=short_side, pairing=pairing
+    )
+    common = dict(protocol=protocol, classifier=classifier, lpips_backbone=lpips_backbone, lpips_seed=lpips_seed,
+                  device=device, weights_dir=weights_dir, offline=offline)
+    with _bar() as bar:
+        if method == "real":
+            if ckpt or official_ckpt:
+                raise UsageError("--method real: takes no --ckpt/--official-ckpt")
+            from initbench.evaluation.real import evaluate_real
+
+            result = evaluate_real(root, task, progress=bar, **common)
+        else:
+            if bool(ckpt) == bool(official_ckpt):
+                raise UsageError("--ckpt / --official-ckpt: expected exactly one of them")
+            if config and not official_ckpt:
+                raise UsageError("--config: only with --official-ckpt")
+            from initbench.evaluation.evaluator import evaluate
+            from initbench.training.checkpoints import resolve_translator
+
+            translator = resolve_translator(method, ckpt=ckpt, official_ckpt=official_ckpt, config=config, device=device)
+            result = evaluate(translator, root, task, method=method, checkpoint_sha256=sha256_file(ckpt or official_ckpt),
+                              fid=not no_fid, progress=bar, **common)
+    if out:
+        write_json(out, result)
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+        return
+    _print_result(result, out)
+
+
+def _print_result(r: dict, out) -> None:
+    conf = "conformant" if r["conformant"] else f"NOT conformant: {r['protocol_spec']['overrides']}"
+    t = Table(title=f"{r['method']} {r['task']}  protocol {r['protocol']} ({conf})")
+    t.add_column("metric")
+    t.add_column("value", justify="right")
+    for k, v in r["metrics"].items():
+        t.add_row(k, _fmt(v))
+    console.print(t)
+    fp = r["fingerprint"]
+    short = {k: (v[:12] if isinstance(v, str) and len(v) == 64 else v) for k, v in fp.items()}
+    console.print(f"inputs {r['num_inputs']} x samples {r['samples_per_input']}; fingerprint {short}", highlight=False)
+    for k, why in r["skipped"].items():
+        console.print(f"[yellow]{k} not computed:[/] {why}", highlight=False)
+    console.print(f"device {r['device']}; total {r['timings']['total']:.1f} s" + (f"; wrote {out}" if out else ""), highlight=False)
 
 
 def register(group: click.Group) -> None:
     """Add this module's commands to the ``initbench`` group."""
+    for cmd in (weights_cmd, train_classifier_cmd, evaluate_cmd):
+        group.add_command(cmd)

@@ -1,0 +1,305 @@
+"""The domain classifier for IS / CIS: 4 ways (sunny, night, cloudy, rainy), trained on split v1.
+
+Two architectures:
+
+* ``inception_v3``: torchvision Inception-v3 (``transform_input=False``, auxiliary head on during
+  training), its ``fc`` and ``AuxLogits.fc`` replaced by 4-way layers. Initialised from the
+  ImageNet file ``inception_v3_google-0cc3c7bd.pth`` (torch hub cache or ``weights_dir``,
+  sha256-checked), or from scratch when asked (recorded as ``init: scratch``). Input 299 x 299.
+* ``small`` (``--small``): a compact CNN (4 stride-2 conv blocks, 16-32-64-64 channels, batch norm,
+  global average pooling, linear) on 64 x 64 inputs, for the mini-INIT on a CPU.
+
+Input mapping (both, at training and at evaluation): images in [-1, 1] at any size ->
+``F.interpolate(size=(S, S), mode="bilinear", align_corners=False, antialias=True)`` ->
+``clamp(-1, 1)``. Google's Inception expects [-1, 1], so no ImageNet mean/std is applied.
+
+Recipe (:class:`Recipe`, stored in the file): images read at short side 360 (the evaluator's
+input size; ``short_side``), mapped as above, random horizontal flip (p = 0.5; no colour
+augmentation: colour is the domain), class-balanced sampling with replacement (INIT's rainy is
+4.6 % of frames), Adam, cross-entropy (+ 0.4 x the auxiliary head's for Inception), a fixed
+number of epochs of ``len(train)`` samples each. The file is a ``torch.save`` dict loadable with
+``weights_only=True``; its sha256 is the classifier's identity in every result.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import warnings
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from initbench.dataset.release import DOMAINS
+from initbench.errors import CheckpointError, UsageError, WeightsMissingError
+from initbench.evaluation import images as I
+from initbench.evaluation import weights as W
+
+FORMAT = "initbench-domain-classifier/1"
+ARCHS = {"inception_v3": 299, "small": 64}
+
+
+@dataclass(frozen=True)
+class Recipe:
+    arch: str = "inception_v3"
+    input_size: int = 299
+    short_side: int = 360
+    epochs: int = 3
+    batch_size: int = 32
+    lr: float = 1e-4
+    weight_decay: float = 0.0
+    aux_weight: float = 0.4
+    hflip: float = 0.5
+    balanced: bool = True
+    max_per_domain: int | None = None
+    seed: int = 0
+
+
+RECIPES = {
+    "inception_v3": Recipe(),
+    "small": Recipe(arch="small", input_size=64, short_side=360, epochs=12, batch_size=16, lr=3e-3, aux_weight=0.0),
+}
+
+
+class SmallCNN(nn.Module):
+    def __init__(self, num_classes: int = 4):
+        super().__init__()
+        layers, c_in = [], 3
+        for c in (16, 32, 64, 64):
+            layers += [nn.Conv2d(c_in, c, 3, stride=2, padding=1), nn.BatchNorm2d(c), nn.ReLU(inplace=True)]
+            c_in = c
+        self.features = nn.Sequential(*layers)
+        self.fc = nn.Linear(c_in, num_classes)
+
+    def forward(self, x):
+        return self.fc(self.features(x).mean(dim=(2, 3)))
+
+
+def _inception(num_classes: int) -> nn.Module:
+    from torchvision.models import inception_v3
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=UserWarning, module="torchvision")
+        return inception_v3(weights=None, aux_logits=True, transform_input=False, init_weights=True, num_classes=num_classes)
+
+
+class DomainClassifier(nn.Module):
+    """``forward(images)``: images ``B x 3 x H x W`` in [-1, 1] -> logits ``B x 4`` (order :data:`DOMAINS`)."""
+
+    def __init__(self, arch: str = "small", domains: tuple[str, ...] = DOMAINS):
+        super().__init__()
+        if arch not in ARCHS:
+            raise UsageError(f"classifier arch: expected one of {', '.join(ARCHS)}; got {arch!r}")
+        self.arch = arch
+        self.input_size = ARCHS[arch]
+        self.domains = tuple(domains)
+        self.net = SmallCNN(len(domains)) if arch == "small" else _inception(len(domains))
+
+    def prepare(self, images: torch.Tensor) -> torch.Tensor:
+        """The documented input mapping (module docstring)."""
+        s = self.input_size
+        x = images.float()
+        if x.shape[-2:] != (s, s):
+            x = F.interpolate(x, size=(s, s), mode="bilinear", align_corners=False, antialias=True)
+        return x.clamp(-1.0, 1.0)
+
+    def forward(self, images: torch.Tensor, *, return_aux: bool = False):
+        out = self.net(self.prepare(images))
+        if hasattr(out, "logits"):  # torchvision InceptionOutputs in training mode
+            return (out.logits, out.aux_logits) if return_aux else out.logits
+        return (out, None) if return_aux else out
+
+
+def build_classifier(
+    arch: str, *, from_scratch: bool, seed: int = 0, weights_dir=None, offline: bool = True
+) -> tuple[DomainClassifier, str]:
+    """A fresh classifier and its initialisation label (``scratch`` or ``imagenet:<sha256>``)."""
+    pretrained = arch != "small" and not from_scratch
+    if pretrained:  # find the file before building the network
+        try:
+            path, sha = W.resolve("inception-v3", weights_dir, offline=offline)
+        except WeightsMissingError as exc:
+            raise WeightsMissingError(f"{exc} Or pass --from-scratch to train Inception-v3 from a random start (recorded).") from None
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        clf = DomainClassifier(arch)
+    if not pretrained:
+        return clf, "scratch"
+    sd = torch.load(path, map_location="cpu", weights_only=True)
+    sd = {k: v for k, v in sd.items() if not (k.startswith("fc.") or k.startswith("AuxLogits.fc."))}
+    missing, unexpected = clf.net.load_state_dict(sd, strict=False)
+    if unexpected or set(missing) != {"fc.weight", "fc.bias", "AuxLogits.fc.weight", "AuxLogits.fc.bias"}:
+        raise CheckpointError(f"{path}: not torchvision's Inception-v3 (missing {missing[:5]}, unexpected {unexpected[:5]})")
+    return clf, f"imagenet:{sha}"
+
+
+def save_classifier(clf: DomainClassifier, path: str | os.PathLike, *, recipe: dict | None = None, report: dict | None = None, init: str = "") -> str:
+    """Write the classifier atomically; returns its sha256 (its identity)."""
+    blob = {
+        "format": FORMAT,
+        "arch": clf.arch,
+        "domains": list(clf.domains),
+        "input_size": clf.input_size,
+        "init": init,
+        "recipe": recipe or {},
+        "report": report or {},
+        "state_dict": {k: v.detach().cpu() for k, v in clf.net.state_dict().items()},
+    }
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = p.with_name(f".{p.name}.tmp-{os.getpid()}")
+    torch.save(blob, tmp)
+    os.replace(tmp, p)
+    return W.sha256_file(p)
+
+
+def load_classifier(path: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[DomainClassifier, dict]:
+    """(classifier in eval mode on ``device``, ``{"sha256", "arch", "init", "report", "recipe"}``)."""
+    p = Path(path)
+    if not p.is_file():
+        raise UsageError(f"--classifier: file not found: {p}")
+    try:
+        blob = torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise CheckpointError(f"{p}: not loadable as a classifier file ({exc})") from None
+    if not isinstance(blob, dict) or blob.get("format") != FORMAT:
+        raise CheckpointError(f"{p}: expected a classifier file of format {FORMAT!r} (from `initbench train-classifier`); got {blob.get('format') if isinstance(blob, dict) else type(blob).__name__!r}")
+    clf = DomainClassifier(blob["arch"], tuple(blob["domains"]))
+    clf.net.load_state_dict(blob["state_dict"], strict=True)
+    clf.eval().requires_grad_(False)
+    info = {k: blob.get(k) for k in ("arch", "init", "report", "recipe")}
+    info["sha256"] = W.sha256_file(p)
+    return clf.to(device), info
+
+
+class _Images(torch.utils.data.Dataset):
+    """Items ``(3 x S x S in [-1, 1], label)``; mapped images are kept in memory when they fit in 256 MB."""
+
+    def __init__(self, root, items: list[tuple[str, int]], short_side: int, size: int):
+        self.root, self.items, self.short_side, self.size = root, items, short_side, size
+        self.cache: dict[int, torch.Tensor] | None = {} if len(items) * 3 * size * size * 4 <= 256 * 2**20 else None
+
+    def __len__(self):
+        return len(self.items)
+
+    def __getitem__(self, i):
+        key, label = self.items[i]
+        if self.cache is not None and i in self.cache:
+            return self.cache[i], label
+        x = I.load_image(I.key_path(self.root, key), self.short_side)[None]
+        x = F.interpolate(x, size=(self.size, self.size), mode="bilinear", align_corners=False, antialias=True)[0].clamp(-1, 1)
+        if self.cache is not None:
+            self.cache[i] = x
+        return x, label
+
+
+def _items(assignment, split: str, cap: int | None, seed: int) -> list[tuple[str, int]]:
+    items = []
+    for label, d in enumerate(DOMAINS):
+        keys = I.domain_keys(assignment, d, split)
+        if cap is not None:
+            keys = I.draw(keys, cap, seed)
+        items += [(k, label) for k in keys]
+    return items
+
+
+@torch.inference_mode()
+def evaluate_classifier(clf: DomainClassifier, loader, device) -> dict:
+    """Per-domain accuracy and the confusion matrix (rows: true domain, columns: predicted)."""
+    clf.eval()
+    n = len(clf.domains)
+    conf = torch.zeros(n, n, dtype=torch.long)
+    for x, y in loader:
+        pred = clf(x.to(device)).argmax(dim=1).cpu()
+        for t, p in zip(y.tolist(), pred.tolist()):
+            conf[t, p] += 1
+    per = {d: (float(conf[i, i]) / float(conf[i].sum()) if conf[i].sum() > 0 else None) for i, d in enumerate(clf.domains)}
+    total = int(conf.sum())
+    return {
+        "accuracy": float(conf.diag().sum()) / total if total else None,
+        "per_domain_accuracy": per,
+        "confusion": conf.tolist(),
+        "test_counts": {d: int(conf[i].sum()) for i, d in enumerate(clf.domains)},
+    }
+
+
+def train_classifier(
+    root: str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    small: bool = False,
+    from_scratch: bool = False,
+    recipe: Recipe | None = None,
+    device: str = "cpu",
+    weights_dir=None,
+    offline: bool = True,
+    num_workers: int = 0,
+    progress: Callable[[int, int, dict], None] | None = None,
+    **overrides,
+) -> dict:
+    """Train the domain classifier on ``root``'s train split, test it on its test split, save it.
+
+    ``overrides`` change :class:`Recipe` fields (``epochs``, ``lr``, ...; recorded).
+    ``progress(done, total, info)`` is called after each batch. Returns the report (also stored in the file).
+    """
+    rec = recipe or RECIPES["small" if small else "inception_v3"]
+    rec = replace(rec, **{k: v for k, v in overrides.items() if v is not None})
+    t0 = time.perf_counter()
+    assignment = I.split_of_root(root)
+    train_items = _items(assignment, "train", rec.max_per_domain, rec.seed)
+    test_items = _items(assignment, "test", None, rec.seed)
+    I.require(train_items, "training images", root)
+    I.require(test_items, "test images", root)
+    clf, init = build_classifier(rec.arch, from_scratch=from_scratch, seed=rec.seed, weights_dir=weights_dir, offline=offline)
+    clf.to(device)
+    labels = torch.tensor([y for _, y in train_items])
+    counts = torch.bincount(labels, minlength=len(DOMAINS)).float()
+    g = torch.Generator().manual_seed(rec.seed)
+    if rec.balanced:
+        w = (1.0 / counts.clamp(min=1))[labels]
+        sampler = torch.utils.data.WeightedRandomSampler(w, len(train_items), replacement=True, generator=g)
+    else:
+        sampler = torch.utils.data.RandomSampler(train_items, generator=g)
+    ds = _Images(root, train_items, rec.short_side, clf.input_size)
+    loader = torch.utils.data.DataLoader(ds, batch_size=rec.batch_size, sampler=sampler, num_workers=num_workers, drop_last=False)
+    opt = torch.optim.Adam(clf.parameters(), lr=rec.lr, weight_decay=rec.weight_decay)
+    total = rec.epochs * len(loader)
+    done = 0
+    for _epoch in range(rec.epochs):
+        clf.train()
+        for x, y in loader:
+            x, y = x.to(device), y.to(device)
+            if rec.hflip > 0:
+                flip = torch.rand(x.shape[0], generator=g) < rec.hflip
+                x = torch.where(flip.to(device)[:, None, None, None], x.flip(-1), x)
+            logits, aux = clf(x, return_aux=True)
+            loss = F.cross_entropy(logits, y)
+            if aux is not None and rec.aux_weight > 0:
+                loss = loss + rec.aux_weight * F.cross_entropy(aux, y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            done += 1
+            if progress is not None:
+                progress(done, total, {"loss": float(loss)})
+    test_ds = _Images(root, test_items, rec.short_side, clf.input_size)
+    test_loader = torch.utils.data.DataLoader(test_ds, batch_size=rec.batch_size, num_workers=num_workers)
+    report = evaluate_classifier(clf, test_loader, device)
+    report.update(
+        {
+            "arch": rec.arch,
+            "init": init,
+            "train_counts": {d: int(counts[i]) for i, d in enumerate(DOMAINS)},
+            "seconds": round(time.perf_counter() - t0, 2),
+            "device": str(device),
+        }
+    )
+    clf.eval()
+    report["sha256"] = save_classifier(clf, out, recipe=asdict(rec), report=report, init=init)
+    report["path"] = str(out)
+    report["recipe"] = asdict(rec)
+    return report

@@ -1,0 +1,132 @@
+"""Evaluation protocol v1: every choice the literature leaves open, written down once.
+
+A :class:`Protocol` is frozen; changing any field of a published protocol means a new version
+string. Every result records ``protocol`` (the version) and the full spec (:meth:`Protocol.to_dict`).
+
+Protocol v1, field by field:
+
+* **Inputs.** The source domain's ``test`` images of split v1, sorted by key
+  (``<domain>/<relpath>``); ``num_inputs`` (100) of them are drawn with
+  ``torch.randperm(n, generator=torch.Generator().manual_seed(input_seed))[:num_inputs]``, then
+  kept in sorted-key order. Fewer test images than ``num_inputs``: all are used (recorded).
+* **Input mapping.** Exactly the dataset loaders' test-time pipeline without crop: PNG decoded to
+  uint8 RGB, resized (antialiased bilinear, ``initbench.dataset.transforms.resize_short_side``)
+  so that the short side is ``short_side`` (360, the paper's size; 1208 x 1920 -> 360 x 572),
+  no crop, ``x / 127.5 - 1`` to ``[-1, 1]``.
+* **Styles.** Input ``i`` (0-based, in sorted order) gets its own CPU generator seeded with
+  ``style_seed + i``; its ``samples_per_input`` (100) style codes are
+  ``translator.sample_style(100, generator)``, i.e. sample ``s`` is independent of batch size,
+  device and of the other inputs.
+* **LPIPS diversity (pairing ``munit``).** For input ``i``, pair ``k`` (``k < 19``) compares
+  sample ``2k`` with sample ``2k + 1``: 19 pairs of two independent style draws each, taken from
+  the first 38 of the 100 CIS samples (no extra generation). ``lpips`` v0.1, ``net="alex"``,
+  generated images in ``[-1, 1]`` at the generated resolution. Headline = mean over all pairs.
+  Pairing ``drit`` (option): ``drit_pairs`` (1000) pairs ``(i, j)``, ``i != j``, of sample 0 of
+  two different inputs, drawn with a generator seeded ``pair_seed``.
+* **IS / CIS.** Domain-classifier probabilities (4 domains) of every output. IS: KL of each
+  output's distribution to the marginal over all outputs; ``is_kl`` = mean KL, ``is_exp`` =
+  exp(mean KL) (1 split, MUNIT's code); ``is_exp_10split`` = torch-fidelity's convention (10
+  splits after a ``numpy.random.RandomState(isc_rng_seed)`` shuffle, mean of exp per split).
+  CIS: KL of each output to its own input's marginal; ``cis_kl`` = mean over all outputs,
+  ``cis_exp`` = exp(cis_kl) (exp of the grand mean, as MUNIT's code). All in float64.
+* **Classifier input.** Outputs in ``[-1, 1]``, resized to the classifier's square input size
+  with ``torch.nn.functional.interpolate(mode="bilinear", align_corners=False, antialias=True)``,
+  clamped to ``[-1, 1]``, fed as is (Inception-v3 built with ``transform_input=False``: Google's
+  Inception expects ``[-1, 1]``).
+* **FID / KID** (extras). torch-fidelity's ``inception-v3-compat`` ``2048`` features of every
+  output (``round((x + 1) * 127.5)`` as uint8) against up to ``fid_max_reference`` target-domain
+  test images (drawn like the inputs, seed ``input_seed``) mapped like the inputs; KID with
+  ``kid_subsets`` subsets of ``min(kid_subset_size, n1, n2)``; seed ``isc_rng_seed``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+
+from initbench.dataset.release import PAPER_TASKS
+from initbench.errors import UsageError
+
+PAIRINGS = ("munit", "drit")
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """One versioned evaluation protocol. See the module docstring for the meaning of each field."""
+
+    version: str
+    tasks: tuple[str, ...]
+    split: str = "v1"
+    num_inputs: int = 100
+    input_seed: int = 0
+    short_side: int = 360
+    crop: str | None = None
+    input_resize: str = "initbench.dataset.transforms.resize_short_side (antialiased bilinear), no crop; x/127.5-1"
+    samples_per_input: int = 100
+    style_seed: int = 1
+    pairing: str = "munit"
+    lpips_pairs_per_input: int = 19
+    drit_pairs: int = 1000
+    pair_seed: int = 2
+    lpips_version: str = "0.1"
+    lpips_net: str = "alex"
+    classifier_input: str = (
+        "[-1,1] -> F.interpolate(bilinear, align_corners=False, antialias=True) to the classifier's "
+        "square size -> clamp(-1,1); Inception-v3 transform_input=False"
+    )
+    is_splits: tuple[int, ...] = (1, 10)
+    isc_rng_seed: int = 2020
+    cis_aggregation: str = "exp(mean over all outputs of KL(p(y|x_ij) || mean_j p(y|x_ij)))"
+    fid_feature_layer: str = "2048"
+    fid_max_reference: int = 10_000
+    kid_subsets: int = 100
+    kid_subset_size: int = 1000
+    #: False when any field differs from the published protocol of this version (recorded).
+    conformant: bool = True
+    #: The fields that were overridden, as ``{name: value}`` (empty for a conformant run).
+    overrides: tuple[tuple[str, object], ...] = ()
+
+    def lpips_pairs(self) -> int:
+        """LPIPS pairs per input under pairing ``munit``: 19, or fewer if fewer than 38 samples."""
+        return min(self.lpips_pairs_per_input, self.samples_per_input // 2)
+
+    def with_overrides(self, **changes) -> "Protocol":
+        """This protocol with some fields changed; the result is marked not conformant and records them.
+
+        ``None`` values are ignored, so CLI options can be passed straight through.
+        """
+        changes = {k: v for k, v in changes.items() if v is not None}
+        unknown = sorted(set(changes) - set(self.__dataclass_fields__) | ({"version", "conformant", "overrides"} & set(changes)))
+        if unknown:
+            raise UsageError(f"protocol override: unknown or fixed field(s) {', '.join(unknown)}")
+        real = {k: v for k, v in changes.items() if getattr(self, k) != v}
+        if not real:
+            return self
+        if "pairing" in real and real["pairing"] not in PAIRINGS:
+            raise UsageError(f"--pairing: expected one of {', '.join(PAIRINGS)}; got {real['pairing']!r}")
+        for name in ("num_inputs", "samples_per_input", "short_side"):
+            if name in real and int(real[name]) < 1:
+                raise UsageError(f"{name}: expected a positive integer; got {real[name]!r}")
+        if "samples_per_input" in real and int(real["samples_per_input"]) < 2:
+            raise UsageError("samples_per_input: expected at least 2 (one LPIPS pair); got " f"{real['samples_per_input']!r}")
+        merged = dict(self.overrides)
+        merged.update(real)
+        return replace(self, **real, conformant=False, overrides=tuple(sorted(merged.items())))
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["tasks"] = list(self.tasks)
+        d["is_splits"] = list(self.is_splits)
+        d["overrides"] = {k: v for k, v in self.overrides}
+        return d
+
+
+V1 = Protocol(version="v1", tasks=tuple(PAPER_TASKS))
+
+PROTOCOLS: dict[str, Protocol] = {"v1": V1}
+
+
+def get_protocol(name: str) -> Protocol:
+    """The published protocol called ``name`` (``v1``)."""
+    if name not in PROTOCOLS:
+        raise UsageError(f"--protocol: unknown protocol {name!r}; available are: {', '.join(sorted(PROTOCOLS))}")
+    return PROTOCOLS[name]
