@@ -57,17 +57,26 @@ def register(group: click.Group) -> None:
     @click.option("--split", "split", type=click.Choice(["v1", "paper"]), default="v1", show_default=True,
                   help="v1: leak-free temporal blocks + guard band; paper: the paper's counts, frame-level random (leaky)")
     @click.option("--seed", default=0, show_default=True, help="seed of the paper split")
+    @click.option("--train-list", type=click.Path(exists=True, dir_okay=False), default=None,
+                  help="a split given as path lists (one '<domain>/<path>' a line): the training images")
+    @click.option("--test-list", type=click.Path(exists=True, dir_okay=False), default=None,
+                  help="with --train-list: the test images; images in neither list are marked gap")
     @click.option("--hash/--no-hash", "with_hash", default=False, help="fill the sha256 column")
     @click.option("--workers", type=int, default=None, help="threads (default: up to 8)")
     @click.option("--json", "json_out", type=click.Path(dir_okay=False), default=None, help="also write the counts as JSON ('-': stdout)")
     @handle_errors
-    def build(root, out, split, seed, with_hash, workers, json_out):
+    def build(root, out, split, seed, train_list, test_list, with_hash, workers, json_out):
         """Write the manifest of ROOT and print per-domain counts beside the paper's."""
+        from initbench.dataset.index import index_root
         from initbench.dataset.manifest import build_manifest, write_manifest
-        from initbench.dataset.split import leakage, share_report
+        from initbench.dataset.split import leakage, lists_assignment, share_report
 
+        assignment = None
+        if train_list or test_list:
+            assignment = lists_assignment(index_root(root).keys(), train_list, test_list, root=root)
+            split = "lists"
         with _bar("manifest") as cb:
-            rows = build_manifest(root, split=split, with_hash=with_hash, seed=seed, workers=workers, progress=cb)
+            rows = build_manifest(root, split=split, with_hash=with_hash, seed=seed, workers=workers, progress=cb, assignment=assignment)
         write_manifest(out, rows)
         assign = {r.key: r.split for r in rows}
         rep = share_report(assign)

@@ -316,6 +316,22 @@ def split_from_lists(
     return out
 
 
+def lists_assignment(keys: Iterable[str], train=None, test=None, root=None) -> dict[str, str]:
+    """Every key of a copy assigned by path lists: ``train``/``test`` as listed, ``gap`` when in neither.
+
+    A listed image that is not among ``keys`` is an error naming the list (the lists and the
+    copy disagree).
+    """
+    listed = split_from_lists(train, test, root)
+    keys = set(keys)
+    missing = sorted(set(listed) - keys)
+    if missing:
+        raise DataFormatError(
+            f"{len(missing)} listed image(s) are not in the copy, e.g. {missing[0]!r}", str(test if listed[missing[0]] == "test" else train)
+        )
+    return {k: listed.get(k, "gap") for k in sorted(keys)}
+
+
 def share_report(assignment: Mapping[str, str]) -> dict[str, dict[str, float | int]]:
     """Per domain: counts, test and gap shares (percent), and the paper's Table 2 counts."""
     rep = {}

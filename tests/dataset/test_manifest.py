@@ -117,3 +117,18 @@ def test_committed_mini_init_manifest_matches_the_default_synth_plan():
     assert {(r.width, r.height) for r in rows} == {tuple(DEFAULT_SIZE)}
     assert all(len(r.sha256) == 64 for r in rows)
     assert {r.key: r.split for r in rows} == split_v1([p.key for p in plans])
+
+
+def test_cli_build_from_path_lists(mini_init_root, tmp_path):
+    keys = [r.key for r in build_manifest(mini_init_root)]
+    (tmp_path / "tr.txt").write_text("\n".join(keys[:20]) + "\n")
+    (tmp_path / "te.txt").write_text("\n".join(keys[30:40]) + "\n")
+    out = tmp_path / "m.csv"
+    res = CliRunner().invoke(main, ["manifest", "build", str(mini_init_root), "--out", str(out),
+                                    "--train-list", str(tmp_path / "tr.txt"), "--test-list", str(tmp_path / "te.txt")])
+    assert res.exit_code == 0, res.output
+    got = {r.key: r.split for r in read_manifest(out)}
+    assert got == {k: "train" if i < 20 else "test" if 30 <= i < 40 else "gap" for i, k in enumerate(keys)}
+    (tmp_path / "te.txt").write_text("sunny/dw_nowhere/1_00001.png\n")
+    res = CliRunner().invoke(main, ["manifest", "build", str(mini_init_root), "--out", str(out), "--test-list", str(tmp_path / "te.txt")])
+    assert res.exit_code == 2 and "te.txt: 1 listed image(s) are not in the copy" in res.output
