@@ -131,4 +131,4 @@ def test_cli_build_from_path_lists(mini_init_root, tmp_path):
     assert got == {k: "train" if i < 20 else "test" if 30 <= i < 40 else "gap" for i, k in enumerate(keys)}
     (tmp_path / "te.txt").write_text("sunny/dw_nowhere/1_00001.png\n")
     res = CliRunner().invoke(main, ["manifest", "build", str(mini_init_root), "--out", str(out), "--test-list", str(tmp_path / "te.txt")])
-    assert res.exit_code == 2 and "te.txt: 1 listed image(s) are not in the copy" in res.output
+    assert res.exit_code == 2 and "te.txt: 1 listed image(s) are not in the copy" in " ".join(res.output.split())
