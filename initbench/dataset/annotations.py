@@ -149,34 +149,98 @@ def parse_text(text: str, *, domain: str, source: str = "<string>") -> ParseResu
         text: the whole file's content.
         domain: the domain of every record in this text (from the file name or the caller).
         source: the file name used in locations.
+
+    A record whose lines are exactly in the official shape takes a fast path; anything else
+    goes through the line-by-line parser, one record (or one stray line) at a time, so the
+    findings are the same as a line-by-line parse of the whole file.
     """
     lines = text.splitlines()
     records: list[Record] = []
     findings: list[Finding] = []
     n = len(lines)
     i = 0
+    while i < n:
+        line = lines[i]
+        if not line.strip():
+            i += 1
+            continue
+        if line.lstrip().startswith("#"):
+            j = i + 1
+            while j < n and lines[j].strip():
+                j += 1
+            rec = _parse_block_fast(lines, i, j, domain, source)
+            if rec is not None:
+                records.append(rec)
+                i = j
+                continue
+        i = _parse_step(lines, i, domain, source, records, findings)
+    return ParseResult(records, findings)
+
+
+def _parse_block_fast(lines: list[str], i: int, j: int, domain: str, source: str) -> Record | None:
+    """The record of lines[i:j] if it is exactly in the official shape, else None."""
+    if j - i < 5:
+        return None
+    try:
+        head = lines[i].strip()
+        if head[:1] != "#":
+            return None
+        itok = head[1:].strip()
+        path = lines[i + 1].strip()
+        size = lines[i + 2].split()
+        if not itok or len(itok.split()) != 1 or len(path.split()) != 1 or not path.lower().endswith(".png") or len(size) != 4:
+            return None
+        if lines[i + 3].strip() != "0":
+            return None
+        count = int(lines[i + 4])
+        if count < 0 or j - i != 5 + count:
+            return None
+        index = int(itok)
+        channels, height, width, num = int(size[0]), int(size[1]), int(size[2]), int(size[3])
+        boxes = []
+        for k in range(i + 5, j):
+            t = lines[k].split()
+            if len(t) != 5:
+                return None
+            boxes.append(Box(int(t[0]), float(t[1]), float(t[2]), float(t[3]), float(t[4]), line=k + 1))
+    except ValueError:
+        return None
+    return Record(domain=domain, index=index, path=path, channels=channels, height=height, width=width, num=num,
+                  boxes=tuple(boxes), zero_field=0, source=source, line=i + 1)
+
+
+def _parse_step(lines: list[str], i: int, domain: str, source: str, records: list[Record], findings: list[Finding]) -> int:
+    """Line-by-line parse of the record (or stray line) at non-blank line ``i``; returns the next index."""
 
     def bad(rule: str, lineno: int, msg: str) -> None:
         findings.append(make_finding(rule, source, lineno, msg))
 
-    while i < n:
-        raw = lines[i]
-        if not raw.strip():
+    raw = lines[i].strip()
+    m = _HEADER.match(raw)
+    if not m:
+        bad("malformed-record", i + 1, f"expected a record header '# <index>', found {raw[:80]!r}")
+        return i + 1
+    header_line = i + 1
+    index = _parse_int(m.group(1))
+    if index is None:
+        bad("non-numeric-value", header_line, f"record index must be an integer, found {m.group(1)!r}")
+        index = -1
+    rec, nxt = _parse_body(lines, i + 1, header_line, index, domain, source, bad)
+    if rec is not None:
+        records.append(rec)
+    return nxt
+
+
+def _parse_slow(lines: list[str], domain: str, source: str) -> ParseResult:
+    """The line-by-line parser alone (reference for the fast path; used by tests)."""
+    records: list[Record] = []
+    findings: list[Finding] = []
+    i = 0
+    while i < len(lines):
+        if not lines[i].strip():
             i += 1
             continue
-        m = _HEADER.match(raw.strip())
-        if not m:
-            bad("malformed-record", i + 1, f"expected a record header '# <index>', found {raw.strip()[:80]!r}")
-            i += 1
-            continue
-        header_line = i + 1
-        index = _parse_int(m.group(1))
-        if index is None:
-            bad("non-numeric-value", header_line, f"record index must be an integer, found {m.group(1)!r}")
-            index = -1
-        rec, i = _parse_body(lines, i + 1, header_line, index, domain, source, bad)
-        if rec is not None:
-            records.append(rec)
+        i = _parse_step(lines, i, domain, source, records, findings)
     return ParseResult(records, findings)
 
 

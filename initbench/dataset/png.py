@@ -23,6 +23,8 @@ IEND_CHUNK = b"\x00\x00\x00\x00IEND\xaeB`\x82"
 #: zlib level of the writer. Part of the determinism contract: never change it silently.
 ZLIB_LEVEL = 6
 _COLOR_TYPES = {0: "grey", 2: "rgb", 3: "palette", 4: "grey+alpha", 6: "rgba"}
+#: Channels of each PNG colour type (a palette decodes to RGB).
+CHANNELS = {0: 1, 2: 3, 3: 3, 4: 2, 6: 4}
 
 
 class PngError(ValueError):
@@ -39,7 +41,7 @@ class PngHeader:
 
     @property
     def channels(self) -> int:
-        return {0: 1, 2: 3, 3: 3, 4: 2, 6: 4}.get(self.color_type, 0)
+        return CHANNELS.get(self.color_type, 0)
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:

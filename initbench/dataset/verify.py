@@ -27,7 +27,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 
 from initbench.dataset.annotations import Record, find_annotation_files, parse_file
 from initbench.dataset.findings import ERROR, RULES, WARNING, Finding, make_finding
-from initbench.dataset.png import PngError, PngHeader, parse_png_header, read_png_header
+from initbench.dataset.png import CHANNELS, PngError, PngHeader, parse_png_header, read_png_header
 from initbench.dataset.release import CATEGORY_KEYS, DOMAINS, PAPER_COUNTS
 from initbench.dataset.validate import BOX_TOLERANCE_PX, MIN_BOX_SIZE_PX, DuplicateTracker, check_image_header, validate_record
 from initbench.errors import DataFormatError, UsageError
@@ -47,21 +47,7 @@ def probe_file(path: str, with_hash: bool = False) -> Probe:
         if not with_hash:
             h = read_png_header(path)
             return (h.nbytes, h.width, h.height, h.color_type, None, None)
-        sha = hashlib.sha256()
-        head = b""
-        tail = b""
-        size = 0
-        with open(path, "rb", buffering=0) as fh:
-            while True:
-                block = fh.read(1 << 20)
-                if not block:
-                    break
-                sha.update(block)
-                if len(head) < 33:
-                    head += block[: 33 - len(head)]
-                tail = (tail + block)[-12:]
-                size += len(block)
-        digest = sha.hexdigest()
+        size, head, tail, digest = _hash_file(path)
         try:
             h = parse_png_header(head, tail if size >= 45 else b"", size)
         except PngError as exc:
@@ -71,6 +57,46 @@ def probe_file(path: str, with_hash: bool = False) -> Probe:
         return (_size_or_zero(path), 0, 0, -1, None, str(exc))
     except OSError as exc:
         return (_size_or_zero(path), 0, 0, -1, None, f"cannot read: {exc.strerror or exc}")
+
+
+_BLOCK = 1 << 20
+
+
+def _hash_file(path: str) -> tuple[int, bytes, bytes, str]:
+    """(bytes read, first 33 bytes, last 12 bytes, sha256 hex) in one pass over the file."""
+    sha = hashlib.sha256()
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        expected = os.fstat(fd).st_size
+        if expected <= 4 * _BLOCK:  # the common case: one read, one update
+            parts = []
+            got = 0
+            while True:
+                b = os.read(fd, max(expected - got, 0) + 1)
+                if not b:
+                    break
+                parts.append(b)
+                got += len(b)
+            data = parts[0] if len(parts) == 1 else b"".join(parts)
+            sha.update(data)
+            return len(data), data[:33], data[-12:], sha.hexdigest()
+        buf = bytearray(_BLOCK)
+        view = memoryview(buf)
+        head = b""
+        tail = b""
+        size = 0
+        while True:
+            n = os.readv(fd, [buf])
+            if not n:
+                break
+            sha.update(view[:n])
+            if len(head) < 33:
+                head += bytes(view[: 33 - len(head)])
+            tail = (tail + bytes(view[max(0, n - 12):n]))[-12:]
+            size += n
+        return size, head, tail, sha.hexdigest()
+    finally:
+        os.close(fd)
 
 
 def _size_or_zero(path: str) -> int:
@@ -106,7 +132,7 @@ def scan(items: Iterable, path_of: Callable, with_hash: bool, workers: int) -> I
         for it in items:
             yield it, probe_file(path_of(it), with_hash)
         return
-    chunk = 16 if with_hash else 256
+    chunk = 64 if with_hash else 256
     window = 4 * workers
     with ProcessPoolExecutor(max_workers=workers) as pool:
         pending: deque = deque()
@@ -282,7 +308,6 @@ def verify_dataset(
     mc = _ManifestCheck(manifest, with_hash or None) if manifest else None
     hashing = bool(with_hash)
     n_workers = _workers(workers, len(expected))
-    found: set[str] = set()
     total = len(expected)
     n_files = n_bytes = 0
     digest = 0
@@ -299,10 +324,9 @@ def verify_dataset(
         err = probe[5]
         if err is not None:
             findings.append(make_finding("image-unreadable", abspath, None, f"{key}: {err}"))
-        rec = expected.get(key)
+        rec = expected.pop(key, None)  # what is left at the end is missing; memory shrinks as we go
         if rec is not None:
-            found.add(key)
-            if err is None:
+            if err is None and (rec.width != probe[1] or rec.height != probe[2] or rec.channels != CHANNELS.get(probe[3], 0)):
                 findings += check_image_header(rec, PngHeader(probe[1], probe[2], 8, probe[3], probe[0]))
         else:
             findings.append(make_finding("image-unannotated", abspath, None, f"{key}: an image that no annotation file names"))
@@ -314,8 +338,7 @@ def verify_dataset(
             total = max(total, n_files)
             progress(n_files, total)
     for key, rec in expected.items():
-        if key not in found:
-            findings.append(make_finding("image-missing", rec.source or str(root), rec.line, f"{key}: no such file {root / key}"))
+        findings.append(make_finding("image-missing", rec.source or str(root), rec.line, f"{key}: no such file {root / key}"))
     if mc is not None:
         findings += mc.leftovers(root)
     if progress is not None:

@@ -128,3 +128,31 @@ def test_find_annotation_files_by_content(tmp_path):
     (tmp_path / "README.txt").write_text("not annotations\n")
     (tmp_path / "notes.md").write_text(SAMPLE)
     assert find_annotation_files(tmp_path) == [tmp_path / "batch2_anno" / "night2.txt", tmp_path / "deep" / "er" / "sunny7.txt"]
+
+
+def test_fast_path_equals_the_line_by_line_parser_on_damaged_text(mini_init_root):
+    """parse_text takes a fast path for well-formed blocks; on any damage its records and
+    findings (rules, lines, messages) must equal those of the line-by-line parser."""
+    import random
+
+    from initbench.dataset.annotations import _parse_slow
+
+    base = (mini_init_root / "batch1_anno" / "night1.txt").read_text().split("\n") + SAMPLE.split("\n")
+    edits = ["", "  ", "# 7", "#", "0", "1", "3 40 64 1", "1 1 2 3", "1.0 1 2 3 4", "x", "1 nan 2 3 4", "/a/b.png", "-1"]
+    rng = random.Random(0)
+    for _ in range(150):
+        lines = list(base)
+        for _ in range(rng.randint(1, 4)):
+            k = rng.randrange(len(lines))
+            op = rng.random()
+            if op < 0.4:
+                lines[k] = rng.choice(edits)
+            elif op < 0.7:
+                del lines[k]
+            else:
+                lines.insert(k, rng.choice(edits))
+        text = "\n".join(lines)
+        fast = parse_text(text, domain="night", source="n.txt")
+        slow = _parse_slow(text.splitlines(), "night", "n.txt")
+        assert fast.findings == slow.findings
+        assert repr(fast.records) == repr(slow.records)  # repr: NaN != NaN, and it shows the line numbers too

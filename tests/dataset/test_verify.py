@@ -227,3 +227,16 @@ def test_png_header_reader(tmp_path):
         parse_png_header(data[:33], data[-13:-1], len(data) - 1)
     with pytest.raises(PngError, match="too short"):
         parse_png_header(data[:20], b"", 20)
+
+
+def test_hash_pass_streams_large_files(tmp_path):
+    import os
+
+    from initbench.dataset.verify import _hash_file, probe_file
+
+    big = tmp_path / "big.png"
+    data = os.urandom(5 * (1 << 20) + 7)  # above the one-read limit: streamed in blocks
+    big.write_bytes(data)
+    assert _hash_file(str(big)) == (len(data), data[:33], data[-12:], hashlib.sha256(data).hexdigest())
+    size, _, _, _, sha, err = probe_file(str(big), with_hash=True)
+    assert (size, sha) == (len(data), hashlib.sha256(data).hexdigest()) and "signature" in err
