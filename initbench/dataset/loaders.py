@@ -149,6 +149,15 @@ class DomainImages(Dataset):
         else:
             assign = split_for_root(root, index=index)
         entries = [e for k, e in sorted(index.items()) if e.domain == domain and (assign is None or assign.get(k) == split)]
+        if assign is not None:
+            # A split that names images the copy lacks is a broken copy, not a smaller split.
+            absent = sorted(k for k, s in assign.items() if s == split and k.startswith(domain + "/") and k not in index)
+            if absent:
+                raise DataFormatError(
+                    f"expected every {domain} image of the {split!r} split under the root; {len(absent)} are missing, "
+                    f"e.g. {absent[0]!r} (run `initbench manifest check`)",
+                    self.root,
+                )
         if not entries:
             raise DataFormatError(f"expected images of domain {domain!r} in split {split!r}; found none", self.root)
         # Plain tuples only: cheap to pickle into workers, nothing open.

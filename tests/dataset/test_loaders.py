@@ -82,6 +82,8 @@ def test_splits_partition_a_domain_and_agree_with_split_for_root(mini_init_root,
         DomainImages(mini_init_root, "sunny", split="val", index=index)
     with pytest.raises(DataFormatError, match="expected images of domain 'night' in split 'test'; found none"):
         DomainImages(mini_init_root, "night", split="test", index=index, split_map={})
+    with pytest.raises(DataFormatError, match=r"expected every sunny image of the 'train' split under the root; 1 are missing, e.g. 'sunny/dw_x/1_00001.png'"):
+        DomainImages(mini_init_root, "sunny", split="train", index=index, split_map={**assign, "sunny/dw_x/1_00001.png": "train"})
 
 
 def test_epoch_length_and_drawing_rule(mini_init_root, index):
