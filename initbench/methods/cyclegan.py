@@ -278,10 +278,11 @@ def load_official(checkpoint: str | os.PathLike, config: Any = None) -> CycleGAN
             files[direction or "a2b"] = path
     with torch.device("meta"):  # every loaded tensor comes from the file
         model = CycleGAN(cfg, with_discriminators=False)
+    model.dropped_legacy_keys = {}
     for d in ("a2b", "b2a"):
         net = model.netG_A if d == "a2b" else model.netG_B
         if d in files:
-            _load_generator(model, net, files[d], cfg)
+            model.dropped_legacy_keys[d] = _load_generator(model, net, files[d], cfg)
         else:  # a direction the file does not hold: real (random) tensors, and translate() refuses it
             net.to_empty(device="cpu").apply(init_normal(cfg.init_gain))
     model.loaded_directions = set(files)

@@ -286,6 +286,8 @@ def diagnose_for(method: str, config: Any, file_keys: list[str]):
     content = "enc_content" if method == "munit" else "enc"
 
     def diagnose(missing: list[str], unexpected: list[str], shapes: list) -> str | None:
+        if file_keys and all(k.startswith("cnns.") for k in file_keys):
+            return "this is a discriminator (MsImageDis) file, dis_XXXXXXXX.pt: pass the generator file gen_XXXXXXXX.pt"
         if method == "unit" and any(k.startswith("enc_style.") for k in file_keys):
             return "this is a MUNIT AdaINGen file (it has enc_style and mlp): use --method munit"
         if method == "munit" and any(k.startswith("enc.") for k in file_keys):
