@@ -85,7 +85,7 @@ def prepare(
     entries = list(index.values())
     written = skipped = 0
     workers = workers or min(8, os.cpu_count() or 1)
-    # decode_png, the resize kernel and zlib release the GIL, so threads scale.
+    # torch ops (decode_png, the resize kernel, encode_png) release the GIL, so threads overlap.
     pool = ThreadPoolExecutor(max_workers=workers)
     try:
         futs = pool.map(lambda e: _resize_one(e.path, out / e.domain / e.relpath, size), entries)
