@@ -34,7 +34,7 @@ from initbench.dataset.findings import Finding, make_finding
 from initbench.dataset.release import DOMAINS
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Box:
     """One box: category id and corners in absolute pixels of the original frame."""
 
@@ -57,7 +57,7 @@ class Box:
         return (self.cls, self.x1, self.y1, self.x2, self.y2)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Record:
     """One annotated image.
 

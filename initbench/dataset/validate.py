@@ -90,25 +90,27 @@ class DuplicateTracker:
         self._by_relpath: dict[str, tuple[str, str | None, int | None]] = {}
 
     def add(self, rec: Record) -> list[Finding]:
+        return self.add_fields(rec.key, rec.relpath, rec.domain, rec.source, rec.line)
+
+    def add_fields(self, key: str, relpath: str, domain: str, source: str | None, line: int | None) -> list[Finding]:
+        """:meth:`add` from the record's key, relpath, domain and location alone."""
         out: list[Finding] = []
-        src = rec.source or "<memory>"
-        first = self._by_key.get(rec.key)
+        src = source or "<memory>"
+        first = self._by_key.get(key)
         if first is not None:
-            out.append(
-                make_finding("duplicate-record", src, rec.line, f"{rec.key}: a second record for this image; the first is at {_where(*first)}")
-            )
+            out.append(make_finding("duplicate-record", src, line, f"{key}: a second record for this image; the first is at {_where(*first)}"))
         else:
-            self._by_key[rec.key] = (rec.source, rec.line)
-        other = self._by_relpath.get(rec.relpath)
+            self._by_key[key] = (source, line)
+        other = self._by_relpath.get(relpath)
         if other is None:
-            self._by_relpath[rec.relpath] = (rec.domain, rec.source, rec.line)
-        elif other[0] != rec.domain:
+            self._by_relpath[relpath] = (domain, source, line)
+        elif other[0] != domain:
             out.append(
                 make_finding(
                     "cross-domain-duplicate",
                     src,
-                    rec.line,
-                    f"{rec.relpath}: annotated as {rec.domain} here and as {other[0]} at {_where(other[1], other[2])}; a frame has one domain",
+                    line,
+                    f"{relpath}: annotated as {domain} here and as {other[0]} at {_where(other[1], other[2])}; a frame has one domain",
                 )
             )
         return out
@@ -122,15 +124,20 @@ def _where(source: str | None, line: int | None) -> str:
 
 def check_image_header(rec: Record, header: PngHeader) -> list[Finding]:
     """``size-mismatch`` when the size line's C H W disagree with the PNG header."""
-    channels = header.channels
-    if (rec.height, rec.width) == (header.height, header.width) and rec.channels == channels:
+    return size_mismatch(rec.source, rec.line, rec.relpath, rec.channels, rec.height, rec.width, header)
+
+
+def size_mismatch(source: str | None, header_line: int | None, relpath: str, channels: int, height: int, width: int,
+                  header: PngHeader) -> list[Finding]:
+    """:func:`check_image_header` from the record's fields (``header_line`` is its ``#`` line)."""
+    if (height, width, channels) == (header.height, header.width, header.channels):
         return []
     return [
         make_finding(
             "size-mismatch",
-            rec.source or "<memory>",
-            size_line(rec),
-            f"{rec.relpath}: size line says {rec.channels} x {rec.height} x {rec.width} (C H W), "
-            f"the PNG header says {channels} x {header.height} x {header.width}",
+            source or "<memory>",
+            None if header_line is None else header_line + 2,
+            f"{relpath}: size line says {channels} x {height} x {width} (C H W), "
+            f"the PNG header says {header.channels} x {header.height} x {header.width}",
         )
     ]

@@ -90,6 +90,8 @@ def test_injected_faults_are_each_reported_at_their_file_and_line(tree, tmp_path
     assert rep["files_checked"] == 47
     for rule in ("image-missing", "image-unreadable", "box-outside-image", "unknown-class", "size-mismatch"):
         assert rule in res.output
+    pooled = verify_dataset(tree, workers=2)  # annotations parsed and images probed in worker processes
+    assert pooled["findings"] == rep["findings"] and pooled["domains"] == rep["domains"]
 
 
 def test_unannotated_image_is_a_warning_and_exit_stays_0(tree):
@@ -232,7 +234,7 @@ def test_png_header_reader(tmp_path):
 def test_hash_pass_streams_large_files(tmp_path):
     import os
 
-    from initbench.dataset.verify import _hash_file, probe_file
+    from initbench.dataset.filescan import _hash_file, probe_file
 
     big = tmp_path / "big.png"
     data = os.urandom(5 * (1 << 20) + 7)  # above the one-read limit: streamed in blocks
