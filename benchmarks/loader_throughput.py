@@ -105,13 +105,18 @@ def time_loader(ds, workers: int, batch_size: int, repeats: int) -> dict:
             "ms_per_image_per_worker": 1000 * best * max(1, workers) / n}
 
 
-def time_decode(paths, repeats: int) -> dict:
-    read_rgb(paths[0])
+def _pil_decode(p):
+    with Image.open(p) as im:
+        return np.asarray(im.convert("RGB"))
+
+
+def time_decode(paths, repeats: int, fn=read_rgb) -> dict:
+    fn(paths[0])
     per = []
     for _ in range(repeats):
         t0 = time.perf_counter()
         for p in paths:
-            read_rgb(p)
+            fn(p)
         per.append((time.perf_counter() - t0) / len(paths))
     return {"ms_per_image": 1000 * min(per), "images": len(paths)}
 
@@ -142,7 +147,7 @@ def main(argv=None) -> int:
         t_prep = time.perf_counter() - t0
         domains = [d for d in ("sunny", "night", "cloudy", "rainy") if (orig / d).is_dir()]
         paths = sorted(str(p) for d in domains for p in (orig / d).rglob("*.png"))
-        res = {"decode_png_only": time_decode(paths, repeats), "loaders": {}}
+        res = {"decode_png_only": time_decode(paths, repeats), "pil_decode_only": time_decode(paths, repeats, _pil_decode), "loaders": {}}
         for w in (0, 1, 2):
             for name, make in (
                 ("initbench_originals", lambda: _concat([DomainImages(orig, d, "all", size=360, max_boxes=40) for d in domains])),
@@ -170,7 +175,8 @@ def main(argv=None) -> int:
         }
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    print(f"decode_png alone: {res['decode_png_only']['ms_per_image']:.1f} ms/image")
+    print(f"decode alone: torchvision decode_png {res['decode_png_only']['ms_per_image']:.1f} ms/image, "
+          f"PIL {res['pil_decode_only']['ms_per_image']:.1f} ms/image")
     for k, v in L.items():
         print(f"{k:28s} {v['images_per_s']:7.1f} img/s  ({v['ms_per_image_per_worker']:.1f} ms/image/worker)")
     for k, v in ratios.items():
