@@ -209,12 +209,13 @@ def check_manifest(
 ) -> list[Finding]:
     """Compare a copy of the release with a manifest: missing, extra, resized or changed files.
 
-    The comparison is ``verify-dataset --manifest``'s (:func:`initbench.dataset.verify.compare_manifest`):
-    one code path for both commands. ``with_hash=None`` checks sha256 wherever the manifest
+    The comparison is ``verify-dataset --manifest``'s
+    (:func:`initbench.dataset.verify_manifest.compare_manifest`): one code path for both
+    commands. ``with_hash=None`` checks sha256 wherever the manifest
     has one. Findings of a row carry the manifest's file and line; an extra file its own path.
     The manifest is first read in full here, so a malformed one fails with file:line.
     """
-    from initbench.dataset.verify import compare_manifest
+    from initbench.dataset.verify_manifest import compare_manifest
 
     read_manifest(manifest)
     return compare_manifest(root, manifest, with_hash=with_hash, workers=workers, progress=progress)
