@@ -90,6 +90,17 @@ def _short(path: str, root: Path) -> str:
         return path
 
 
+def _brief(f: dict, root: Path) -> str:
+    """``where [image]`` then the message without its leading image path, on a second line."""
+    where = _short(f["path"], root) + (f":{f['line']}" if f["line"] is not None else "")
+    msg, image = f["message"], None
+    head, sep, rest = msg.partition(": ")
+    if sep and head.lower().endswith(".png"):
+        image, msg = head.rsplit("/", 1)[-1], rest
+    tag = f" [{image}]" if image and not where.endswith(image) else ""
+    return f"{where}{tag}\n  {msg[:120]}"
+
+
 def render_verify(report: dict) -> None:
     """The verify-dataset summary: counts beside paper Table 2, then findings grouped by rule."""
     root = Path(report["root"])
@@ -107,20 +118,23 @@ def render_verify(report: dict) -> None:
     console.print(table)
     if report["findings"]:
         ft = Table(title="findings by rule")
-        ft.add_column("rule")
-        ft.add_column("severity")
-        ft.add_column("count", justify="right")
-        ft.add_column("first locations")
         groups: dict[str, list[dict]] = {}
         for f in report["findings"]:
             groups.setdefault(f["rule"], []).append(f)
+        rule_w = max(len(r) for r in groups)
+        room = max(30, console.width - rule_w - 8 - 7 - 13)  # what the other columns and borders leave
+        ft.add_column("rule", no_wrap=True, min_width=rule_w)
+        ft.add_column("severity", no_wrap=True)
+        ft.add_column("count", justify="right", no_wrap=True)
+        ft.add_column("first locations")
         order = sorted(groups, key=lambda r: (groups[r][0]["severity"] != "error", r))
         for rule in order:
             fs = groups[rule]
             firsts = []
             for f in fs[:3]:
-                where = _short(f["path"], root) + (f":{f['line']}" if f["line"] is not None else "")
-                firsts.append(f"{where}  {f['message'][:110]}")
+                where, what = _brief(f, root).split("\n", 1)
+                firsts.append(where if len(where) <= room else "…" + where[-(room - 1):])  # keep the file name
+                firsts.append(what if len(what) <= room else what[: room - 1] + "…")
             if len(fs) > 3:
                 firsts.append(f"... and {len(fs) - 3:,} more")
             colour = "red" if fs[0]["severity"] == "error" else "yellow"
