@@ -1,9 +1,123 @@
-"""Commands of this area (filled in by the issue that owns it)."""
+"""``initbench train`` (the one trainer, every method; under ``torchrun`` for several GPUs/processes) and
+``initbench translate`` (exact generator outputs as PNG)."""
 
 from __future__ import annotations
 
+import os
+
 import click
+
+from initbench.cli.common import console, err_console, handle_errors, write_json
+
+
+def _parse_sets(values: tuple[str, ...]) -> dict:
+    import json
+
+    from initbench.errors import UsageError
+
+    out = {}
+    for item in values:
+        if "=" not in item:
+            raise UsageError(f"--set: expected FIELD=VALUE; got {item!r}")
+        key, raw = item.split("=", 1)
+        try:
+            out[key.strip()] = json.loads(raw)
+        except json.JSONDecodeError:
+            out[key.strip()] = raw
+    return out
+
+
+@click.command("train")
+@click.option("--method", required=True, help="init, munit, unit, drit, cyclegan")
+@click.option("--data", "data", default=None, help="Root of an INIT copy (sunny/, night/, ...). Not needed with --resume.")
+@click.option("--task", default="sunny2night", show_default=True, help="<source>2<target>, e.g. sunny2night")
+@click.option("--preset", default="tiny", show_default=True, type=click.Choice(["tiny", "paper"]))
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="Run folder (checkpoint.pt, losses.csv, samples/)")
+@click.option("--variant", default=None, help="Method variant (init: ds, no-ds, multiscale)")
+@click.option("--max-steps", type=int, default=None, help="Total steps (default: the preset's)")
+@click.option("--resume", is_flag=True, help="Continue the run in --out exactly where its checkpoint stopped")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--batch-size", type=int, default=None)
+@click.option("--num-workers", type=int, default=None)
+@click.option("--log-every", type=int, default=None)
+@click.option("--sample-every", type=int, default=None)
+@click.option("--checkpoint-every", type=int, default=None)
+@click.option("--ema", "ema", type=float, default=None, help="EMA decay of the generator weights (0: off)")
+@click.option("--amp", default="auto", show_default=True, type=click.Choice(["auto", "off", "bf16", "fp16"]))
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N")
+@click.option("--threads", type=int, default=None, help="CPU threads for torch (default: torch's; 1 is best for tiny models on a busy CPU)")
+@click.option("--set", "sets", multiple=True, help="Method config field override FIELD=VALUE (JSON value), repeatable")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON")
+@handle_errors
+def train_cmd(method, data, task, preset, out, variant, max_steps, resume, seed, batch_size, num_workers, log_every,
+              sample_every, checkpoint_every, ema, amp, device, threads, sets, as_json):
+    """Train a method on domain pairs; writes RUN/checkpoint.pt, config.json, losses.csv, samples/."""
+    from initbench.training.config import preset_config
+    from initbench.training.trainer import train
+
+    cfg = preset_config(
+        preset, method=method, data=data or "", task=task, out=out, variant=variant, max_steps=max_steps, seed=seed,
+        batch_size=batch_size, num_workers=num_workers, log_every=log_every, sample_every=sample_every,
+        checkpoint_every=checkpoint_every, ema_decay=ema, amp=amp, device=device, threads=threads, method_overrides=_parse_sets(sets),
+    )
+    main_rank = int(os.environ.get("RANK", "0")) == 0
+    if main_rank and not as_json:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        with Progress(TextColumn("[bold]train[/] {task.description}"), BarColumn(), MofNCompleteColumn(),
+                      TextColumn("{task.fields[info]}"), TimeRemainingColumn(), console=err_console) as bar:
+            tid = bar.add_task(method, total=cfg.max_steps, info="")
+
+            def progress(done, total, scalars, seconds):
+                loss = scalars.get("gen/total", scalars.get(next(iter(scalars), ""), float("nan")))
+                bar.update(tid, completed=done, info=f"{seconds:.2f} s/step  loss {loss:.3f}")
+
+            summary = train(cfg, resume=resume, progress=progress)
+    else:
+        summary = train(cfg, resume=resume)
+    if not main_rank:
+        return
+    if as_json:
+        write_json("-", summary)
+        return
+    console.print(f"trained [bold]{summary['method']}[/] to step {summary['steps']} (from {summary['resumed_from']}) "
+                  f"in {summary['seconds']:.1f} s on {summary['device']} x{summary['world_size']}")
+    console.print(f"checkpoint: {summary['checkpoint']}")
+    last = summary["last_losses"]
+    if last:
+        console.print("last losses: " + ", ".join(f"{k} {v:.4f}" for k, v in last.items()))
+
+
+@click.command("translate")
+@click.option("--method", default=None, help="Method name (checked against a native checkpoint; required with --official-ckpt)")
+@click.option("--ckpt", default=None, type=click.Path(dir_okay=False), help="A native initbench checkpoint")
+@click.option("--official-ckpt", default=None, type=click.Path(dir_okay=False), help="The authors' released file")
+@click.option("--config", "config", default=None, help="The authors' YAML config (with --official-ckpt)")
+@click.option("--input", "input_path", required=True, type=click.Path(), help="An image or a folder of images")
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False))
+@click.option("--num-styles", type=int, default=1, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--direction", default="a2b", show_default=True, type=click.Choice(["a2b", "b2a"]))
+@click.option("--size", type=int, default=None, help="Resize inputs to this short side first (default: keep)")
+@click.option("--device", default="cpu", show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@handle_errors
+def translate_cmd(method, ckpt, official_ckpt, config, input_path, out, num_styles, seed, direction, size, device, as_json):
+    """Translate images; writes OUT/<stem>_s<k>.png with the exact outputs (no min-max stretching)."""
+    from initbench.training.checkpoints import resolve_translator
+    from initbench.training.translate import list_inputs, translate_files
+
+    translator = resolve_translator(method, ckpt=ckpt, official_ckpt=official_ckpt, config=config, device=device)
+    inputs = list_inputs(input_path)
+    records = translate_files(translator, inputs, out, num_styles=num_styles, seed=seed, direction=direction, size=size)
+    write_json(os.path.join(out, "translate.json"), {"method": translator.name, "seed": seed, "direction": direction, "files": records})
+    if as_json:
+        write_json("-", records)
+    else:
+        console.print(f"wrote {len(records)} image(s) from {len(inputs)} input(s) to {out}")
 
 
 def register(group: click.Group) -> None:
     """Add this module's commands to the ``initbench`` group."""
+    group.add_command(train_cmd)
+    group.add_command(translate_cmd)

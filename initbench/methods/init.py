@@ -171,6 +171,15 @@ class InitModel(TrainableTranslator):
         #: When a list, every decode appends ``(style_level, content_level)`` (tests, audits).
         self.association_trace: list | None = None
 
+    # -- what the trainer's loader must provide -----------------------------------------------
+    @property
+    def needs_crops(self) -> bool:
+        return self.config.object_branch == "crops"
+
+    @property
+    def needs_half_scale(self) -> bool:
+        return self.config.object_branch == "half"
+
     # -- inference (global branch only) -------------------------------------------------------
     @property
     def size_multiple(self) -> int:

@@ -1,0 +1,127 @@
+"""The trainer's configuration: one dataclass, presets per size, and how a method's config is built.
+
+Two configs meet in a run: the *method* config (a dataclass of the method module, from its
+registered presets, with ``--variant`` applied) and the *training* config here (data sizes,
+batch, steps, logging, precision). Both are stored in ``RUN/config.json`` and in every checkpoint.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from initbench.errors import UsageError
+
+
+@dataclass
+class TrainConfig:
+    method: str = "init"
+    data: str = ""
+    task: str = "sunny2night"
+    out: str = "runs/run"
+    preset: str = "tiny"
+    variant: str | None = None
+    seed: int = 0
+    max_steps: int = 2000
+    batch_size: int = 1
+    #: Loader: short side after resizing, then the crop (int, [h, w] or None), instance crops.
+    image_size: int | None = 64
+    crop: Any = 64
+    crop_size: int = 32
+    max_crops: int = 8
+    split: str = "train"
+    num_workers: int = 0
+    log_every: int = 10
+    sample_every: int = 500
+    checkpoint_every: int = 500
+    num_sample_images: int = 4
+    #: Decay of an exponential moving average of the generator weights (0: off).
+    ema_decay: float = 0.0
+    #: ``auto`` (bf16 autocast on a GPU that supports it, else fp16 with a grad scaler; off on CPU),
+    #: ``off``, ``bf16`` or ``fp16``.
+    amp: str = "auto"
+    #: ``auto`` (cuda when available, the local rank's GPU under torchrun), ``cpu``, ``cuda``, ``cuda:N``.
+    device: str = "auto"
+    #: CPU threads for torch (0: leave torch's default). 1 is fastest for tiny models on a busy machine.
+    threads: int = 0
+    #: Method config fields to override after the preset (``{"dim": 16}``).
+    method_overrides: dict = field(default_factory=dict)
+
+    def validate(self) -> "TrainConfig":
+        if self.max_steps < 0:
+            raise UsageError(f"--max-steps: expected a non-negative number; got {self.max_steps}")
+        if self.batch_size < 1:
+            raise UsageError(f"--batch-size: expected at least 1; got {self.batch_size}")
+        if self.amp not in ("auto", "off", "bf16", "fp16"):
+            raise UsageError(f"--amp: expected auto, off, bf16 or fp16; got {self.amp!r}")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise UsageError(f"--ema: expected a decay in [0, 1); got {self.ema_decay}")
+        for name in ("log_every", "sample_every", "checkpoint_every"):
+            if getattr(self, name) < 0:
+                raise UsageError(f"--{name.replace('_', '-')}: expected a non-negative number; got {getattr(self, name)}")
+        return self
+
+
+#: Trainer presets. ``tiny``: 64 px, seconds per step on a CPU; ``paper``: the paper's sizes
+#: (short side 360 px, objects 120 x 120) with MUNIT's batch of 1 and 1M iterations; a GPU.
+#: ``paper`` crops 360 x 568 from the 360 x 572 frames so that the half-scale view (180 x 284)
+#: stays a multiple of 4 for the encoders.
+TRAIN_PRESETS: dict[str, dict[str, Any]] = {
+    "tiny": dict(batch_size=2, image_size=64, crop=64, crop_size=32, max_crops=4, max_steps=2000,
+                 log_every=10, sample_every=500, checkpoint_every=500, num_workers=0),
+    "paper": dict(batch_size=1, image_size=360, crop=[360, 568], crop_size=120, max_crops=8, max_steps=1_000_000,
+                  log_every=100, sample_every=10_000, checkpoint_every=10_000, num_workers=4),
+}
+
+
+def preset_config(preset: str, **overrides: Any) -> TrainConfig:
+    """A :class:`TrainConfig` from a preset, with ``overrides`` (None values are ignored)."""
+    if preset not in TRAIN_PRESETS:
+        raise UsageError(f"--preset: expected one of {', '.join(TRAIN_PRESETS)}; got {preset!r}")
+    values = dict(TRAIN_PRESETS[preset])
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    values["preset"] = preset
+    return TrainConfig(**values).validate()
+
+
+def build_method_config(method: str, preset: str, variant: str | None = None, overrides: dict | None = None):
+    """The method's config for ``preset`` with ``variant`` and field ``overrides`` applied.
+
+    A method's variants are chosen by a ``variant`` field of its config dataclass.
+    """
+    from initbench.methods.base import get_method
+
+    entry = get_method(method)
+    if preset not in entry.presets:
+        raise UsageError(f"--preset: method {method!r} has presets {', '.join(sorted(entry.presets))}; got {preset!r}")
+    cfg = entry.presets[preset]()
+    changes = dict(overrides or {})
+    if variant is not None:
+        if variant not in entry.variants:
+            have = ", ".join(entry.variants) if entry.variants else "none"
+            raise UsageError(f"--variant: method {method!r} has variants: {have}; got {variant!r}")
+        changes["variant"] = variant
+    if changes:
+        names = {f.name for f in dataclasses.fields(cfg)}
+        unknown = sorted(set(changes) - names)
+        if unknown:
+            raise UsageError(f"method {method!r} config has no field(s) {', '.join(unknown)}; fields are {', '.join(sorted(names))}")
+        cfg = dataclasses.replace(cfg, **changes)
+    return cfg
+
+
+def config_from_dict(method: str, values: dict):
+    """Rebuild a stored method config (``dataclasses.asdict`` form) with the method's config class."""
+    from initbench.methods.base import get_method
+
+    entry = get_method(method)
+    if entry.config_cls is None:
+        return dict(values)
+    names = {f.name for f in dataclasses.fields(entry.config_cls)}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        from initbench.errors import CheckpointError
+
+        raise CheckpointError(f"stored {method} config has fields this version does not know: {', '.join(unknown)}")
+    return entry.config_cls(**values)

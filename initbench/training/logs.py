@@ -1,0 +1,93 @@
+"""Run outputs: ``losses.csv`` (step, one column per logged loss, seconds), TensorBoard scalars when the
+``tensorboard`` package is installed, ``config.json`` and PNG sample grids. Written by rank 0 only."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from pathlib import Path
+
+import torch
+
+
+class LossLog:
+    """Appends rows to ``losses.csv``; on resume keeps only rows up to the checkpoint's step."""
+
+    def __init__(self, run_dir: Path, resume_step: int | None):
+        self.path = Path(run_dir) / "losses.csv"
+        self.columns: list[str] | None = None
+        if resume_step is not None and self.path.exists():
+            with open(self.path, newline="") as fh:
+                rows = list(csv.reader(fh))
+            if rows:
+                self.columns = rows[0][1:-1]
+                kept = [r for r in rows[1:] if r and int(r[0]) <= resume_step]
+                _atomic_write_rows(self.path, [rows[0]] + kept)
+        elif self.path.exists():
+            self.path.unlink()
+        self.tb = _tensorboard(run_dir)
+
+    def write(self, step: int, scalars: dict[str, float], seconds: float) -> None:
+        if self.columns is None:
+            self.columns = list(scalars)
+            with open(self.path, "w", newline="") as fh:
+                csv.writer(fh).writerow(["step", *self.columns, "seconds"])
+        with open(self.path, "a", newline="") as fh:
+            csv.writer(fh).writerow([step, *[repr(float(scalars.get(c, float("nan")))) for c in self.columns], f"{seconds:.6f}"])
+        if self.tb is not None:
+            for k, v in scalars.items():
+                self.tb.add_scalar(k, v, step)
+
+    def close(self) -> None:
+        if self.tb is not None:
+            self.tb.close()
+
+
+def read_losses(path: str | os.PathLike) -> list[dict[str, float]]:
+    """``losses.csv`` as a list of ``{column: value}`` rows (``step`` as int)."""
+    with open(path, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    return [{k: (int(v) if k == "step" else float(v)) for k, v in r.items()} for r in rows]
+
+
+def _tensorboard(run_dir: Path):
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:  # tensorboard is optional
+        return None
+    return SummaryWriter(log_dir=str(Path(run_dir) / "tensorboard"))
+
+
+def _atomic_write_rows(path: Path, rows: list[list[str]]) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with open(tmp, "w", newline="") as fh:
+        csv.writer(fh).writerows(rows)
+    os.replace(tmp, path)
+
+
+def write_config(run_dir: Path, train_config: dict, method_config: dict, method: str) -> None:
+    p = Path(run_dir) / "config.json"
+    tmp = p.with_name(f".{p.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps({"method": method, "train": train_config, "method_config": method_config}, indent=2, default=list) + "\n")
+    os.replace(tmp, p)
+
+
+def to_uint8(images: torch.Tensor) -> torch.Tensor:
+    """``... x 3 x H x W`` in [-1, 1] -> uint8 ``round((x + 1) / 2 * 255)`` clamped to 0..255 (no min-max stretching)."""
+    return ((images.detach().float().cpu() + 1.0) / 2.0 * 255.0).round().clamp(0, 255).to(torch.uint8)
+
+
+def save_grid(path: Path, rows: list[torch.Tensor]) -> Path:
+    """One PNG: each row a ``B x 3 x H x W`` tensor in [-1, 1] (rows resized to the first row's size)."""
+    import torch.nn.functional as F
+    from torchvision.utils import make_grid
+
+    from initbench.dataset.imageio import write_png
+
+    h, w = rows[0].shape[-2:]
+    rows = [r if r.shape[-2:] == (h, w) else F.interpolate(r.float(), size=(h, w), mode="nearest") for r in rows]
+    grid = make_grid(torch.cat([r.detach().float().cpu() for r in rows]), nrow=rows[0].shape[0], padding=2, pad_value=1.0)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_png(path, to_uint8(grid))
+    return path

@@ -1,0 +1,225 @@
+"""The one trainer: any registered :class:`~initbench.methods.base.TrainableTranslator`, through base.py only.
+
+A step runs the method's phases in order; per phase: set the group's learning rate, zero its
+gradients, ``phase_losses`` under autocast, backward of ``"total"``, average gradients over ranks,
+optional clipping, optimiser step. After the step: EMA update, then (rank 0) a CSV row every
+``log_every`` steps, a PNG grid every ``sample_every`` and ``RUN/checkpoint.pt`` every
+``checkpoint_every`` steps and at the end.
+
+Exact resume: the checkpoint holds model, optimiser, grad-scaler and EMA states, the step, every
+rank's RNG states (torch, CUDA, numpy, python), and the data position follows from the step
+(:class:`~initbench.training.data.Batches`), so on the CPU the losses of the steps after a resume
+equal those of an uninterrupted run bit for bit. Logged losses are rank 0's own values.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from torch.utils.data import Dataset, default_collate
+
+from initbench.errors import UsageError
+from initbench.training import distributed as D
+from initbench.training.checkpoints import capture_rng, load_checkpoint, load_model_state, restore_rng, save_checkpoint
+from initbench.training.config import TrainConfig, build_method_config, config_from_dict
+from initbench.training.data import Batches, build_dataset, to_device
+from initbench.training.logs import LossLog, save_grid, write_config
+from initbench.training.optim import EMA, autocast, build_optimizers, lr_at, resolve_amp, set_lr
+
+#: ``progress(step_done, max_steps, scalars, step_seconds)``.
+Progress = Callable[[int, int, dict, float], None]
+
+
+class DivergenceError(FloatingPointError):
+    """A loss became NaN or infinite."""
+
+
+def train(cfg: TrainConfig, *, resume: bool = False, dataset: Dataset | None = None, progress: Progress | None = None) -> dict[str, Any]:
+    """Train ``cfg.method`` into ``cfg.out``; returns a summary (steps, last losses, seconds, paths, parameter digest).
+
+    ``resume``: continue from ``cfg.out/checkpoint.pt`` (its stored configs are used; ``cfg.max_steps``
+    may extend the run). ``dataset``: items in the loader's batch format (default: built from ``cfg.data``).
+    Under ``torchrun`` every rank calls this; rank 0 writes the run folder.
+    """
+    info = D.setup(cfg.device)
+    try:
+        return _Run(cfg, info, resume, dataset, progress).run()
+    finally:
+        D.cleanup(info)
+
+
+class _Run:
+    def __init__(self, cfg: TrainConfig, info: D.DistInfo, resume: bool, dataset, progress):
+        self.info = info
+        self.out = Path(cfg.out)
+        ckpt_path = self.out / "checkpoint.pt"
+        blob = None
+        if resume:
+            if not ckpt_path.is_file():
+                raise UsageError(f"--resume: expected a checkpoint at {ckpt_path}; there is none")
+            blob = load_checkpoint(ckpt_path)
+            stored = dict(blob["train_config"])
+            if stored.get("method") != cfg.method:
+                raise UsageError(f"--method: the run in {self.out} trains {stored.get('method')!r}; got {cfg.method!r}")
+            stored.update(max_steps=cfg.max_steps, out=cfg.out, data=cfg.data or stored.get("data", ""), device=cfg.device, threads=cfg.threads)
+            cfg = TrainConfig(**stored)
+        elif ckpt_path.exists():
+            raise UsageError(f"--out: {self.out} already holds a run (checkpoint.pt); pass --resume to continue it or choose another --out")
+        self.cfg = cfg.validate()
+        if cfg.threads > 0:
+            torch.set_num_threads(cfg.threads)
+        torch.manual_seed(cfg.seed)
+        if blob is not None:
+            method_cfg = config_from_dict(cfg.method, blob["config"])
+        else:
+            method_cfg = build_method_config(cfg.method, cfg.preset, cfg.variant, cfg.method_overrides)
+        from initbench.methods.base import get_method
+
+        self.model = get_method(cfg.method).cls(method_cfg).to(info.device)
+        D.broadcast_module(self.model, info)
+        if info.enabled:  # different random styles per rank, identical weights
+            torch.manual_seed(cfg.seed * 1_000_003 + info.rank)
+        self.specs = self.model.optimizer_specs()
+        self.opts = build_optimizers(self.specs)
+        self.amp = resolve_amp(cfg.amp, info.device)
+        self.scalers = {n: torch.amp.GradScaler("cuda") for n in self.specs} if self.amp == "fp16" else {}
+        self.ema = EMA(self.model, self.model.generator_modules(), cfg.ema_decay) if cfg.ema_decay > 0 else None
+        self.start = 0
+        if blob is not None:
+            self._restore(blob)
+        self.dataset = dataset if dataset is not None else build_dataset(cfg, self.model)
+        self.batches = Batches(self.dataset, cfg.batch_size, info.rank, info.world_size, cfg.seed, cfg.num_workers, info.device, self.start)
+        self.progress = progress
+        self.log = None
+        if info.is_main:
+            self.out.mkdir(parents=True, exist_ok=True)
+            write_config(self.out, dataclasses.asdict(cfg), self.model.config_dict(), cfg.method)
+            self.log = LossLog(self.out, self.start if blob is not None else None)
+            self.sample_batch = self._sample_batch()
+
+    def _restore(self, blob: dict) -> None:
+        load_model_state(self.model, blob["model"], str(self.out / "checkpoint.pt"))
+        for name, opt in self.opts.items():
+            opt.load_state_dict(blob["optimizers"][name])
+        for name, sc in self.scalers.items():
+            if name in blob["scalers"]:
+                sc.load_state_dict(blob["scalers"][name])
+        if self.ema is not None and blob.get("ema"):
+            self.ema.load_state_dict(blob["ema"])
+        self.start = int(blob["step"])
+        rngs = blob["rng"]
+        if len(rngs) == self.info.world_size:
+            restore_rng(rngs[self.info.rank])
+        else:  # a different number of processes: still a valid continuation, not a bit-exact one
+            torch.manual_seed(self.cfg.seed * 1_000_003 + self.start + self.info.rank)
+
+    def _sample_batch(self) -> dict:
+        n = min(self.cfg.num_sample_images, len(self.dataset))
+        if hasattr(self.dataset, "set_epoch"):
+            self.dataset.set_epoch(0)
+        batch = default_collate([self.dataset[i] for i in range(n)])
+        if hasattr(self.dataset, "set_epoch"):
+            self.dataset.set_epoch(self.batches.epoch)
+        return to_device(batch, self.info.device)
+
+    def run(self) -> dict[str, Any]:
+        cfg, info = self.cfg, self.info
+        scalars: dict[str, float] = {}
+        t_run = time.perf_counter()
+        self.model.train()
+        for step in range(self.start, cfg.max_steps):
+            t0 = time.perf_counter()
+            batch = next(self.batches)
+            raw = self._step(batch, step)
+            done = step + 1
+            if self.ema is not None:
+                self.ema.update()
+            seconds = time.perf_counter() - t0
+            want_log = cfg.log_every and (done % cfg.log_every == 0 or done == cfg.max_steps)
+            if want_log or self.progress is not None or done == cfg.max_steps:
+                scalars = {k: float(v) for k, v in raw.items()}
+            if info.is_main and want_log:
+                self.log.write(done, scalars, seconds)
+            if info.is_main and cfg.sample_every and done % cfg.sample_every == 0:
+                self.save_samples(done)
+            if (cfg.checkpoint_every and done % cfg.checkpoint_every == 0) or done == cfg.max_steps:
+                self.save(done)
+            if self.progress is not None and info.is_main:
+                self.progress(done, cfg.max_steps, scalars, seconds)
+        if self.start >= cfg.max_steps and self.start == 0:
+            self.save(0)
+        if self.log is not None:
+            self.log.close()
+        return {
+            "method": cfg.method,
+            "steps": max(self.start, cfg.max_steps),
+            "resumed_from": self.start,
+            "last_losses": scalars,
+            "seconds": time.perf_counter() - t_run,
+            "out": str(self.out),
+            "checkpoint": str(self.out / "checkpoint.pt"),
+            "world_size": info.world_size,
+            "rank": info.rank,
+            "device": str(info.device),
+            "amp": self.amp,
+            "param_sha256": D.parameter_digest(self.model),
+        }
+
+    def _step(self, batch: dict, step: int) -> dict[str, torch.Tensor]:
+        out: dict[str, torch.Tensor] = {}
+        for phase in self.model.phases(step):
+            if phase not in self.opts:
+                raise UsageError(f"{self.cfg.method}: phase {phase!r} has no optimiser group (groups: {', '.join(self.opts)})")
+            spec, opt = self.specs[phase], self.opts[phase]
+            set_lr(opt, lr_at(spec, step))
+            opt.zero_grad(set_to_none=True)
+            with autocast(self.amp, self.info.device):
+                losses = self.model.phase_losses(phase, batch, step)
+            total = losses["total"].float()
+            if not torch.isfinite(total):
+                bad = [k for k, v in losses.items() if not math.isfinite(float(v))]
+                raise DivergenceError(f"step {step}, phase {phase}: non-finite loss ({', '.join(bad)}); lower the learning rate or use --amp off")
+            scaler = self.scalers.get(phase)
+            (scaler.scale(total) if scaler else total).backward()
+            D.allreduce_gradients(spec.params, self.info)
+            if spec.clip_grad_norm is not None:
+                if scaler:
+                    scaler.unscale_(opt)
+                torch.nn.utils.clip_grad_norm_(spec.params, spec.clip_grad_norm)
+            if scaler:
+                scaler.step(opt)
+                scaler.update()
+            else:
+                opt.step()
+            for k, v in losses.items():
+                out[f"{phase}/{k}"] = v.detach()
+        return out
+
+    def save(self, step: int) -> None:
+        rngs = D.gather_objects(capture_rng(), self.info)
+        if not self.info.is_main:
+            return
+        save_checkpoint(
+            self.out / "checkpoint.pt",
+            method=self.cfg.method,
+            config=self.model.config_dict(),
+            train_config=dataclasses.asdict(self.cfg),
+            model_state=self.model.state_dict(),
+            step=step,
+            optimizers={n: o.state_dict() for n, o in self.opts.items()},
+            scalers={n: s.state_dict() for n, s in self.scalers.items()},
+            ema=self.ema.state_dict() if self.ema is not None else None,
+            rng=rngs,
+        )
+
+    def save_samples(self, step: int) -> Path:
+        g = torch.Generator(device="cpu").manual_seed(self.cfg.seed)
+        self.model.eval()
+        rows = self.model.sample_grid(self.sample_batch, g)
+        self.model.train()
+        return save_grid(self.out / "samples" / f"step_{step:07d}.png", rows)

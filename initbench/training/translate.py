@@ -1,0 +1,97 @@
+"""Translate image files with any :class:`~initbench.methods.base.Translator` and write the exact outputs as PNG.
+
+Pixels: ``round((y + 1) / 2 * 255)`` clamped to 0..255 of the generator output ``y`` in [-1, 1]:
+no min-max stretching (the original MUNIT/DRIT scripts stretch each image to its own range,
+which changes every metric computed from the files).
+
+Inputs are PNG or JPEG, mapped to [-1, 1] as ``x / 127.5 - 1``; optionally resized to a short
+side of ``size`` (antialiased, as the loaders), then centre-cropped to multiples of the model's
+``size_multiple`` (4 for two downsamplings) so that the output has the input's size.
+Styles: ``num_styles`` codes are drawn once from ``seed`` and style ``k`` is used for every input,
+so ``<stem>_s<k>.png`` of different inputs share a style.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from initbench.errors import DataFormatError, UsageError
+from initbench.training.logs import to_uint8
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+
+
+def list_inputs(path: str | os.PathLike) -> list[Path]:
+    """One image file, or the images of a folder (sorted, not recursive)."""
+    p = Path(path)
+    if p.is_file():
+        return [p]
+    if p.is_dir():
+        files = sorted(f for f in p.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
+        if not files:
+            raise UsageError(f"--input: {p} holds no .png/.jpg images")
+        return files
+    raise UsageError(f"--input: expected an image file or a folder; {p} does not exist")
+
+
+def read_input(path: Path, size: int | None, multiple: int) -> torch.Tensor:
+    """``3 x H x W`` float in [-1, 1]."""
+    from torchvision.io import ImageReadMode, decode_image, read_file
+    from torchvision.transforms.v2.functional import center_crop, resize
+
+    try:
+        img = decode_image(read_file(str(path)), mode=ImageReadMode.RGB)
+    except RuntimeError as exc:
+        raise DataFormatError(f"cannot decode the image: {exc}", str(path)) from exc
+    if size is not None:
+        img = resize(img, [size], antialias=True)
+    h, w = img.shape[-2:]
+    hh, ww = h - h % multiple, w - w % multiple
+    if hh == 0 or ww == 0:
+        raise DataFormatError(f"image is {h} x {w}; the model needs at least {multiple} x {multiple}", str(path))
+    if (hh, ww) != (h, w):
+        img = center_crop(img, [hh, ww])
+    return img.float() / 127.5 - 1.0
+
+
+@torch.no_grad()
+def translate_files(
+    translator,
+    inputs: list[Path],
+    out_dir: str | os.PathLike,
+    *,
+    num_styles: int = 1,
+    seed: int = 0,
+    direction: str = "a2b",
+    size: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[dict]:
+    """Write ``<stem>_s<k>.png`` per input and style; returns one record per written file."""
+    from initbench.dataset.imageio import write_png
+
+    if num_styles < 1:
+        raise UsageError(f"--num-styles: expected at least 1; got {num_styles}")
+    k = num_styles if translator.is_multimodal else 1
+    g = torch.Generator().manual_seed(seed)
+    device = translator.device
+    styles = translator.sample_style(k, generator=g, device=device) if translator.is_multimodal else None
+    multiple = int(getattr(translator, "size_multiple", 4))
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    records = []
+    for i, path in enumerate(inputs):
+        x = read_input(path, size, multiple).unsqueeze(0).to(device)
+        content = translator.encode(x, direction=direction)
+        for j in range(k):
+            style = styles[j : j + 1] if styles is not None else None
+            y = translator.decode(content, direction=direction, style=style)[0]
+            target = out / f"{path.stem}_s{j}.png"
+            write_png(target, to_uint8(y))
+            records.append({"input": str(path), "output": str(target), "style_index": j, "height": int(y.shape[1]), "width": int(y.shape[2])})
+        if progress is not None:
+            progress(i + 1, len(inputs))
+    return records
