@@ -18,6 +18,11 @@ The domain changes the light, not the street:
 - night: dark sky, ambient 10 %, lit windows, street lamps with light pools, own headlight
   beam, head lights of oncoming cars and tail lights of cars ahead (with glow), and
   retro-reflective signs. These are per-object effects a single global style cannot produce.
+
+Same bytes on every machine: pixel arithmetic uses only IEEE-exact operations (+, -, *, /,
+sqrt, comparisons, floor); no exp/log/pow, whose vectorised implementations differ between
+CPUs by an ulp, which is enough to flip a rounded pixel. Light falloffs are rational
+(1 / (1 + d^2)^2) for that reason.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 CAMERA_HEIGHT = 1.3
-FOCAL_PER_WIDTH = 0.5 / math.tan(math.radians(30.0))  # fov 60 degrees
+FOCAL_PER_WIDTH = math.sqrt(3.0) / 2.0  # 0.5 / tan(30 deg): fov 60 degrees
 ROAD = (-1.7, 5.1)  # lateral extent of the road (m); own lane centred on 0, oncoming lane at 3.4
 CENTRE_LINE = 1.7
 WALLS = (-4.6, 7.8)
@@ -213,7 +218,7 @@ class _Canvas:
             return
         yy, xx = np.ogrid[y0:y1, x0:x1]
         d2 = ((xx + 0.5 - cx) ** 2 + (yy + 0.5 - cy) ** 2) / (r * r)
-        self.emit[y0:y1, x0:x1] += (strength * np.exp(-d2))[..., None] * np.asarray(colour, np.float32)
+        self.emit[y0:y1, x0:x1] += (strength / (1.0 + d2) ** 2)[..., None] * np.asarray(colour, np.float32)
 
 
 def render_frame(scene: DriveScene, domain: str, frame: int, size: tuple[int, int], rng: np.random.Generator):
@@ -289,7 +294,7 @@ def render_frame(scene: DriveScene, domain: str, frame: int, size: tuple[int, in
     light = np.full((H, W), AMBIENT[domain], np.float32)
     if night:
         beam = np.zeros((H, W), np.float32)
-        beam[gr] = 0.6 * np.exp(-zg / 12.0) * np.exp(-((xg - 0.2) ** 2) / 6.0)
+        beam[gr] = 0.6 / (1.0 + zg / 12.0) ** 2 / (1.0 + (xg - 0.2) ** 2 / 6.0)
         light += beam
 
     # Poles (with lamps) and wires: part of the painter's list with the objects.
@@ -325,7 +330,7 @@ def render_frame(scene: DriveScene, domain: str, frame: int, size: tuple[int, in
             cv.rect(min(cx, cx + arm), ly - max(0.5, 0.08 * k), max(cx, cx + arm), ly + max(0.5, 0.08 * k), np.float32([0.35, 0.35, 0.35]))
             if night:
                 cv.glow(cx + arm, ly + 0.2 * k, max(0.8, 0.35 * k), (1.0, 0.9, 0.7), 1.3)
-                light[gr] += 0.5 * np.exp(-((xg - (xp + 1.2 * np.sign(-xp))) ** 2 + (zg - z) ** 2) / 30.0)
+                light[gr] += 0.5 / (1.0 + ((xg - (xp + 1.2 * np.sign(-xp))) ** 2 + (zg - z) ** 2) / 30.0) ** 2
             continue
         ob = scene.objects[ref]
         x1f = vp + (ob.x - ob.w / 2) * k
