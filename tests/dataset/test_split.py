@@ -164,3 +164,25 @@ def test_packaged_specs_are_the_committed_ones():
     assert rel["domains"] == ["sunny", "night", "cloudy", "rainy"]
     assert [c["name"] for c in rel["classes"]] == ["car", "speed limit sign", "person"]
     assert sum(v["total"] for v in rel["paper_counts"].values()) == rel["paper_total_images"] == 155_529
+
+
+def test_greedy_rule_counts_by_hand():
+    # one domain, 10 blocks of 10 frames (indices 0..9 of blocks 0, 200, 400, ...): target 15 of 100.
+    # The first block visited goes to test (0 < 15), the second too (10 < 15), then 20 >= 15: train.
+    keys = [f"sunny/dw_a/1_{b * 200 + i:05d}.png" for b in range(10) for i in range(10)]
+    a = split_v1(keys)
+    assert sum(s == "test" for s in a.values()) == 20 and "gap" not in a.values()
+    # a block is refused when ANY domain it holds is at its target: rainy has 5 frames (target
+    # 0.75) in blocks 0..4; once one of them is in test, no other rainy block can follow, while
+    # sunny still gets its two blocks (blocks 5..9 hold no rainy)
+    keys2 = keys + [f"rainy/dw_a/1_{b * 200 + 50:05d}.png" for b in range(5)]
+    a2 = split_v1(keys2)
+    assert sum(s == "test" for k, s in a2.items() if k.startswith("rainy/")) <= 1
+    assert sum(s == "test" for k, s in a2.items() if k.startswith("sunny/")) == 20
+    # frames 1..20 indices after a test frame of the same stream are gap; 21 is train
+    keys3 = [f"night/dw_b/2_{i:05d}.png" for i in range(400)]  # blocks 0..199 and 200..399: one goes to test
+    a3 = split_v1(keys3)
+    if a3["night/dw_b/2_00000.png"] == "test":
+        assert [a3[f"night/dw_b/2_{i:05d}.png"] for i in (199, 200, 219, 220)] == ["test", "gap", "gap", "train"]  # |i - 199| <= 20
+    else:
+        assert [a3[f"night/dw_b/2_{i:05d}.png"] for i in (178, 179, 180, 199, 200)] == ["train", "train", "gap", "gap", "test"]  # |i - 200| <= 20
