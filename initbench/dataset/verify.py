@@ -93,7 +93,8 @@ def verify_dataset(
     ``findings`` (dicts with ``rule``, ``severity``, ``path``, ``line``, ``message``), ``counts``
     (findings per rule), ``errors``, ``warnings``, ``ok`` (no errors), ``files_checked``,
     ``bytes``, ``tree_digest`` (with_hash only: sum mod 2**256 of sha256(path, file sha256), so
-    independent of order and workers), ``settings``, ``timings``. Without ``with_hash`` a
+    independent of order and workers), ``annotation_sha256`` (with_hash only: file -> sha256),
+    ``settings``, ``timings``. Without ``with_hash`` a
     manifest is compared by file sizes only.
     """
     t0 = time.perf_counter()
@@ -133,6 +134,7 @@ def verify_dataset(
         "files_checked": scanned["files"],
         "bytes": scanned["bytes"],
         "tree_digest": f"{scanned['digest']:064x}" if with_hash else None,
+        "annotation_sha256": {str(f): _sha256(f) for f in files} if with_hash else None,
         "settings": {"hash": bool(with_hash), "workers": n_workers, "box_tolerance_px": tolerance, "min_box_size_px": min_size},
         "timings": {"annotations_s": round(t_parse, 4), "total_s": round(time.perf_counter() - t0, 4)},
     }
@@ -196,6 +198,17 @@ def _scan_images(root, expected, sources, domains, findings, mc, hashing, n_work
     if progress is not None:
         progress(n_files, n_files)
     return {"files": n_files, "bytes": n_bytes, "digest": digest}
+
+
+def _sha256(path: Path) -> str | None:
+    h = hashlib.sha256()
+    try:
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+    except OSError:
+        return None
+    return h.hexdigest()
 
 
 def _third(item):

@@ -188,6 +188,9 @@ def test_hash_digest_is_independent_of_workers(mini_init_root):
     a = verify_dataset(mini_init_root, with_hash=True, workers=1)["tree_digest"]
     b = verify_dataset(mini_init_root, with_hash=True, workers=2)["tree_digest"]
     assert a == b
+    rep = verify_dataset(mini_init_root, with_hash=True)
+    f = mini_init_root / "batch1_anno" / "rainy1.txt"
+    assert rep["annotation_sha256"][str(f)] == hashlib.sha256(f.read_bytes()).hexdigest()
 
 
 def flat(res) -> str:
