@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from initbench.dataset.synthetic_objects import CAR, PERSON, SIGN, Canvas, draw_object
+
 CAMERA_HEIGHT = 1.3
 FOCAL_PER_WIDTH = math.sqrt(3.0) / 2.0  # 0.5 / tan(30 deg): fov 60 degrees
 ROAD = (-1.7, 5.1)  # lateral extent of the road (m); own lane centred on 0, oncoming lane at 3.4
@@ -43,7 +45,6 @@ MIN_OBJECT_PX = 2
 #: An object is annotated when at least this fraction of its (unclipped) box shows its pixels.
 VISIBLE_FRACTION = 0.3
 
-CAR, SIGN, PERSON = 1, 2, 3
 POLE_X = ((0, ROAD[0] - 0.6), (1, ROAD[1] + 0.6))  # (side, lateral position of the poles)
 
 AMBIENT = {"sunny": 1.05, "cloudy": 0.78, "rainy": 0.58, "night": 0.07}
@@ -189,38 +190,6 @@ def _smooth_noise(rng, H: int, W: int, cell: int) -> np.ndarray:
     return a * (1 - ty) + b * ty
 
 
-class _Canvas:
-    """Diffuse colour (lit by the per-pixel light map) plus emitted light, painted in depth order."""
-
-    def __init__(self, H: int, W: int):
-        self.H, self.W = H, W
-        self.diffuse = np.zeros((H, W, 3), np.float32)
-        self.emit = np.zeros((H, W, 3), np.float32)
-        self.covered = np.zeros((H, W), bool)  # painted by a pole or an object (not mirrored by a wet road)
-        self.owner = np.full((H, W), -1, np.int32)  # which painter's-list item each pixel shows
-        self.current = -1
-
-    def rect(self, x0, y0, x1, y1, colour, emit=None) -> None:
-        x0, y0 = max(int(round(x0)), 0), max(int(round(y0)), 0)
-        x1, y1 = min(int(round(x1)), self.W), min(int(round(y1)), self.H)
-        if x1 <= x0 or y1 <= y0:
-            return
-        self.diffuse[y0:y1, x0:x1] = colour
-        self.emit[y0:y1, x0:x1] = 0.0 if emit is None else emit
-        self.covered[y0:y1, x0:x1] = True
-        self.owner[y0:y1, x0:x1] = self.current
-
-    def glow(self, cx, cy, r, colour, strength) -> None:
-        r = max(r, 0.6)
-        x0, x1 = max(int(cx - 3 * r), 0), min(int(cx + 3 * r) + 1, self.W)
-        y0, y1 = max(int(cy - 3 * r), 0), min(int(cy + 3 * r) + 1, self.H)
-        if x1 <= x0 or y1 <= y0:
-            return
-        yy, xx = np.ogrid[y0:y1, x0:x1]
-        d2 = ((xx + 0.5 - cx) ** 2 + (yy + 0.5 - cy) ** 2) / (r * r)
-        self.emit[y0:y1, x0:x1] += (strength / (1.0 + d2) ** 2)[..., None] * np.asarray(colour, np.float32)
-
-
 def render_frame(scene: DriveScene, domain: str, frame: int, size: tuple[int, int], rng: np.random.Generator):
     """Draw one frame.
 
@@ -232,7 +201,7 @@ def render_frame(scene: DriveScene, domain: str, frame: int, size: tuple[int, in
     f, hz, vp = g["f"], g["hz"], g["vp"]
     s = frame * scene.speed
     night, rainy, sunny = domain == "night", domain == "rainy", domain == "sunny"
-    cv = _Canvas(H, W)
+    cv = Canvas(H, W)
 
     # Sky (emitted: it is the light source, not a lit surface), with clouds drifting slowly.
     bottom = np.asarray(SKY[domain][1], np.float32)
@@ -347,7 +316,7 @@ def render_frame(scene: DriveScene, domain: str, frame: int, size: tuple[int, in
         if box in seen:
             continue
         seen.add(box)
-        _draw_object(cv, ob, (bx1, by1, bx2, by2), domain, k, hz)
+        draw_object(cv, ob, (bx1, by1, bx2, by2), domain, k, hz)
         if ob.cls == SIGN:  # the post below the sign is not part of the box
             pw = max(0.5, 0.04 * k)
             cxm = (bx1 + bx2) / 2
@@ -369,63 +338,6 @@ def render_frame(scene: DriveScene, domain: str, frame: int, size: tuple[int, in
             boxes.append(box)
     boxes.sort(key=lambda b: (b[1], b[2], b[0]))
     return (img * 255.0 + 0.5).astype(np.uint8), boxes
-
-
-def _draw_object(cv: _Canvas, ob: WorldObject, box, domain: str, k: float, hz: float) -> None:
-    x1, y1, x2, y2 = box
-    w, h = x2 - x1, y2 - y1
-    night = domain == "night"
-    if ob.cls == CAR:
-        shadow_dx = 0.35 * w if domain == "sunny" else 0.05 * w
-        shadow = np.float32([0.12, 0.12, 0.13]) if domain == "sunny" else np.float32([0.22, 0.22, 0.23])
-        cv.rect(x1 + 0.1 * w, y2 - 0.06 * h, x2 + shadow_dx, y2 + 0.05 * h, shadow)
-        c = ob.color
-        cv.rect(x1 + 0.12 * w, y1, x2 - 0.12 * w, y1 + 0.45 * h, c * 0.9)  # cabin
-        cv.rect(x1 + 0.18 * w, y1 + 0.07 * h, x2 - 0.18 * w, y1 + 0.42 * h, np.float32([0.10, 0.12, 0.15]))  # glass
-        cv.rect(x1, y1 + 0.42 * h, x2, y2 - 0.1 * h, c)  # body
-        cv.rect(x1 + 0.06 * w, y2 - 0.14 * h, x1 + 0.28 * w, y2, np.float32([0.05, 0.05, 0.05]))  # wheels
-        cv.rect(x2 - 0.28 * w, y2 - 0.14 * h, x2 - 0.06 * w, y2, np.float32([0.05, 0.05, 0.05]))
-        cv.rect(x1 + 0.28 * w, y2 - 0.1 * h, x2 - 0.28 * w, y2, np.float32([0.10, 0.10, 0.10]))
-        cv.rect(x1 + 0.4 * w, y1 + 0.68 * h, x2 - 0.4 * w, y1 + 0.8 * h, np.float32([0.85, 0.8, 0.25]))  # plate
-        ly0, ly1 = y1 + 0.52 * h, y1 + 0.66 * h
-        if ob.facing > 0:  # tail lights
-            colour, emit, glow = np.float32([0.55, 0.05, 0.05]), np.float32([1.0, 0.12, 0.08]), (1.0, 0.15, 0.1)
-        else:  # head lights
-            colour, emit, glow = np.float32([0.85, 0.85, 0.8]), np.float32([1.0, 1.0, 0.9]), (1.0, 0.95, 0.8)
-        for lx0, lx1 in ((x1 + 0.04 * w, x1 + 0.2 * w), (x2 - 0.2 * w, x2 - 0.04 * w)):
-            cv.rect(lx0, ly0, lx1, ly1, colour, emit if night else None)
-            if night:
-                cv.glow((lx0 + lx1) / 2, (ly0 + ly1) / 2, 0.12 * w * (2.5 if ob.facing < 0 else 1.2), glow, 0.9 if ob.facing < 0 else 0.6)
-        if domain == "rainy":  # the wet road mirrors the car below its wheels (outside the box)
-            r0, r1 = max(y2, 0), min(y2 + int(0.45 * h), cv.H)
-            c0, c1 = max(x1, 0), min(x2, cv.W)
-            if r1 > r0 and c1 > c0 and y2 - (r1 - r0) >= 0:
-                patch = cv.diffuse[y2 - (r1 - r0):y2, c0:c1][::-1]
-                cv.diffuse[r0:r1, c0:c1] = 0.6 * cv.diffuse[r0:r1, c0:c1] + 0.4 * patch
-                cv.covered[r0:r1, c0:c1] = True
-    elif ob.cls == PERSON:
-        c = ob.color
-        cv.rect(x1 + 0.3 * w, y1, x2 - 0.3 * w, y1 + 0.14 * h, np.float32([0.80, 0.62, 0.50]))  # head
-        cv.rect(x1 + 0.3 * w, y1 - 0.02 * h, x2 - 0.3 * w, y1 + 0.04 * h, np.float32([0.08, 0.06, 0.05]))  # hair
-        cv.rect(x1, y1 + 0.14 * h, x2, y1 + 0.55 * h, c)  # torso
-        cv.rect(x1 + 0.1 * w, y1 + 0.55 * h, x1 + 0.45 * w, y2, np.float32([0.15, 0.15, 0.2]))  # legs
-        cv.rect(x2 - 0.45 * w, y1 + 0.55 * h, x2 - 0.1 * w, y2, np.float32([0.15, 0.15, 0.2]))
-    else:  # speed-limit sign: white disc, red ring, two dark digits
-        cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
-        r = min(w, h) / 2
-        yy, xx = np.ogrid[max(y1, 0):min(y2, cv.H), max(x1, 0):min(x2, cv.W)]
-        d = np.sqrt((xx + 0.5 - cx) ** 2 + (yy + 0.5 - cy) ** 2) / r
-        digit = (np.abs(d) < 0.6) & (np.abs(yy + 0.5 - cy) < 0.35 * r) & (np.abs(np.abs(xx + 0.5 - cx) - 0.25 * r) < 0.12 * r + 0.3)
-        colour = np.where((d > 0.72)[..., None], np.float32([0.80, 0.08, 0.08]), np.float32([0.92, 0.92, 0.90]))
-        colour = np.where(digit[..., None], np.float32([0.10, 0.12, 0.25]), colour)
-        outside = (d > 1.0)[..., None]
-        sl = (slice(max(y1, 0), min(y2, cv.H)), slice(max(x1, 0), min(x2, cv.W)))
-        cv.diffuse[sl] = np.where(outside, np.float32([0.5, 0.5, 0.5]), colour)  # the sign's plate behind the disc
-        cv.emit[sl] = 0.0
-        cv.covered[sl] = True
-        cv.owner[sl] = cv.current
-        if night:  # retro-reflective face: brighter the nearer it is to our headlights
-            cv.emit[sl] = np.where(outside, 0.0, colour * min(0.9, 0.25 + 3.0 * k / cv.W))
 
 
 def _wet_and_rain(img: np.ndarray, g: dict, covered: np.ndarray, rng: np.random.Generator) -> np.ndarray:
