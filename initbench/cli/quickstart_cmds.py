@@ -7,7 +7,7 @@ import sys
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from initbench.cli.common import console, err_console, handle_errors
+from initbench.cli.common import console, err_console, handle_errors, write_json
 from initbench.quickstart import QuickstartOptions, run_quickstart
 
 
@@ -36,18 +36,21 @@ def register(group: click.Group) -> None:
     @click.option("--classifier-epochs", default=QuickstartOptions.classifier_epochs, show_default=True, type=int)
     @click.option("--lpips-backbone", type=click.Choice(["auto", "pretrained", "random"]), default="auto",
                   show_default=True, help="auto: pretrained AlexNet when its file is present, else random (said so).")
+    @click.option("--threads", default=1, show_default=True, type=int,
+                  help="torch CPU threads (0: torch's default); the models are tiny, one thread is fastest on a busy CPU.")
+    @click.option("--json", "json_out", default=None, help="Also write the stages' results as JSON to this file ('-': stdout).")
     @click.option("--submit-to", default=None, help="Also submit the entries to this leaderboard folder "
                   "(e.g. leaderboards/, where `initbench leaderboard show` looks).")
     @handle_errors
     def quickstart(out, steps, device, task, seed, per_domain, size, eval_inputs, eval_samples, classifier_epochs,
-                   lpips_backbone, submit_to) -> None:
+                   lpips_backbone, threads, json_out, submit_to) -> None:
         """The whole pipeline on the synthetic mini-INIT: synthesise, verify, train INIT and MUNIT (tiny),
         train the small domain classifier, evaluate both, write mini-init leaderboard entries, rank them,
         and write OUT/report.html. A rerun reuses finished stages; Ctrl-C leaves nothing half-written."""
         opts = QuickstartOptions(out=out, steps=steps, device=device, task=task, seed=seed, per_domain=per_domain,
                                  size=_size(size), eval_inputs=eval_inputs, eval_samples=eval_samples,
                                  classifier_epochs=classifier_epochs, lpips_backbone=lpips_backbone,
-                                 submit_to=submit_to)
+                                 submit_to=submit_to, threads=threads)
         bars = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                         TextColumn("{task.fields[info]}"), console=err_console, transient=False)
         ids: dict[str, int] = {}
@@ -90,5 +93,9 @@ def register(group: click.Group) -> None:
         console.print(f"entries: {', '.join(st['leaderboard']['entries'].values())}", highlight=False)
         if st["leaderboard"]["submitted_to"]:
             console.print(f"also submitted: {', '.join(st['leaderboard']['submitted_to'].values())}", highlight=False)
+        console.print(f"show again: initbench leaderboard show --root {out}/leaderboards --benchmark mini-init",
+                      highlight=False)
+        if json_out:
+            write_json(json_out, result)
         console.print(f"time: {total:.0f} s this run"
                       + (f" (reused: {', '.join(result['reused'])})" if result["reused"] else ""), highlight=False)
