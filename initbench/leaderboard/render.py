@@ -19,10 +19,13 @@ from initbench.leaderboard.entry import AS_REPORTED, display_value
 
 REPORTED_MARK = "R"
 
+#: Rows shown for reference but never ranked: the real images' own scores (an upper bound).
+UNRANKED = frozenset({"real"})
+
 
 @dataclass
 class Row:
-    rank: int
+    rank: int | None  # None: shown for reference, not ranked (real images)
     label: str
     value: float
     text: str  # the value as shown: "0.2740 ± 0.0031" or the printed "0.274"
@@ -100,11 +103,15 @@ def build_tables(entries: Sequence[tuple[str | Path, dict]]) -> list[Table]:
         items.sort(key=lambda it: (display_value(it[1]["metrics"][metric]) * (1 if lower else -1), it[1]["label"]))
         notes: list[str] = []
         rows: list[Row] = []
-        prev_value, prev_rank = None, 0
-        for i, (path, e) in enumerate(items, start=1):
+        prev_value, prev_rank, i = None, 0, 0
+        for path, e in items:
             value = display_value(e["metrics"][metric])
-            rank = prev_rank if value == prev_value else i
-            prev_value, prev_rank = value, rank
+            if e["method"] in UNRANKED:
+                rank = None
+            else:
+                i += 1
+                rank = prev_rank if value == prev_value else i
+                prev_value, prev_rank = value, rank
             marks = []
             for n in e.get("notes", []):
                 if n.get("metrics") and metric not in n["metrics"]:
@@ -138,7 +145,7 @@ COLUMNS = ("rank", "method", "value", "seeds", "params", "implementation", "entr
 def row_cells(row: Row, short: bool = False) -> list[str]:
     """Cells in COLUMNS order; ``short`` gives the entry's file name only (for narrow terminals)."""
     file = Path(row.file).name if short else row.file
-    return [str(row.rank), _label(row), row.text, _seeds(row), _params(row), row.implementation, file]
+    return ["ref" if row.rank is None else str(row.rank), _label(row), row.text, _seeds(row), _params(row), row.implementation, file]
 
 
 def legend(table: Table) -> list[str]:

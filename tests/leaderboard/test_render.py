@@ -53,8 +53,9 @@ def test_reported_entries_are_a_marked_group_of_their_own(repo_root, make_result
     assert [r.label for r in tables[0].rows] == ["init"]
     paper = tables[1]
     assert [r.text for r in paper.rows] == ["0.573", "0.330", "0.324", "0.292", "0.231", "0.067", "0.016"]
+    assert [r.rank for r in paper.rows] == [None, 1, 2, 3, 4, 5, 6]  # real images: a reference, not ranked
     md = render_markdown(tables)
-    assert "| 1 | real images [R] | 0.573 |" in md
+    assert "| ref | real images [R] | 0.573 |" in md and "| 1 | INIT w/ Ds (shared discriminator) [R] | 0.330 |" in md
     assert "- [R] as reported, not reproduced" in md
     html = render_html(tables)
     assert html.count("<table") == 2 and "INIT w/ Ds (shared discriminator) [R]" in html
