@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,15 @@ from initbench.methods.cyclegan import CycleGAN, CycleGANConfig, export_official
 from initbench.methods.cyclegan_nets import ImagePool
 
 LAYOUTS = json.loads(Path(__file__).with_name("baseline_layouts.json").read_text())["networks"]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _native_cpu_kernels():
+    """oneDNN compiles a kernel for every new conv shape, which dominates these tiny nets on a busy CPU."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        with torch.backends.mkldnn.flags(enabled=False):
+            yield
 TINY = dict(ngf=4, ndf=4, netG="resnet_6blocks", n_layers_D=2, pool_size=2)
 
 

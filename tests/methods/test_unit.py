@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,15 @@ from initbench.methods.munit import DisOptions
 from initbench.methods.unit import UNIT, UNITConfig, UNITGenOptions, export_official, load_official
 
 LAYOUTS = json.loads(Path(__file__).with_name("baseline_layouts.json").read_text())["networks"]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _native_cpu_kernels():
+    """oneDNN compiles a kernel for every new conv shape, which dominates these tiny nets on a busy CPU."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        with torch.backends.mkldnn.flags(enabled=False):
+            yield
 
 
 def keys_shapes(module: torch.nn.Module) -> list:
