@@ -182,7 +182,7 @@ class _Run:
                 losses = self.model.phase_losses(phase, batch, step)
             total = losses["total"].float()
             if not torch.isfinite(total):
-                bad = [k for k, v in losses.items() if not math.isfinite(float(v))]
+                bad = [k for k, v in losses.items() if not math.isfinite(float(v.detach()))]
                 raise DivergenceError(f"step {step}, phase {phase}: non-finite loss ({', '.join(bad)}); lower the learning rate or use --amp off")
             scaler = self.scalers.get(phase)
             (scaler.scale(total) if scaler else total).backward()

@@ -14,6 +14,7 @@ so ``<stem>_s<k>.png`` of different inputs share a style.
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Callable
 
@@ -44,7 +45,9 @@ def read_input(path: Path, size: int | None, multiple: int) -> torch.Tensor:
     from torchvision.transforms.v2.functional import center_crop, resize
 
     try:
-        img = decode_image(read_file(str(path)), mode=ImageReadMode.RGB)
+        with warnings.catch_warnings():  # torchvision 0.29 flags its codecs as deprecated on every call
+            warnings.simplefilter("ignore", DeprecationWarning)
+            img = decode_image(read_file(str(path)), mode=ImageReadMode.RGB)
     except RuntimeError as exc:
         raise DataFormatError(f"cannot decode the image: {exc}", str(path)) from exc
     if size is not None:
