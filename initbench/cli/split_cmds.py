@@ -82,6 +82,9 @@ def register(group: click.Group) -> None:
         rep = share_report(assign)
         leaks = leakage(assign)
         leaky_test = len({t for t, _ in leaks})
+        if json_out == "-":  # machine output only
+            write_json("-", {"split": split, "manifest": str(out), "per_domain": rep, "leaky_test_frames": leaky_test})
+            return
         t = Table(title=f"split {split}: {len(rows)} images -> {out}", caption="paper: Table 2 of the INIT paper (test = 15.0 %)")
         for c in ("domain", "images", "train", "test", "test%", "gap", "gap%", "paper train", "paper test"):
             t.add_column(c, justify="right" if c != "domain" else "left")

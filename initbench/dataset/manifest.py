@@ -26,7 +26,7 @@ from initbench.dataset.imageio import png_size
 from initbench.dataset.index import ImageEntry, index_root
 from initbench.dataset.release import CATEGORY_KEYS, DOMAINS
 from initbench.dataset.split import SPLITS, compute_split, frame_key
-from initbench.errors import DataFormatError
+from initbench.errors import DataFormatError, UsageError
 
 COLUMNS = ("domain", "path", "split", "drive", "frame", "height", "width", "n_car", "n_sign", "n_person", "bytes", "sha256")
 
@@ -100,6 +100,8 @@ def build_manifest(
     ``progress(done, total)`` is called as rows complete. Hashing runs on ``workers``
     threads (hashlib releases the GIL).
     """
+    if workers is not None and workers < 1:
+        raise UsageError(f"--workers: expected an integer >= 1; got {workers}")
     index = index_root(root)
     assign = assignment if assignment is not None else compute_split(index.keys(), split, seed=seed)
     entries = [e for k, e in index.items() if k in assign]

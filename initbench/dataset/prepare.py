@@ -74,6 +74,8 @@ def prepare(
     ``progress(done, total)`` is called after each image.
     """
     root, out = Path(root).resolve(), Path(out).resolve()
+    if workers is not None and workers < 1:
+        raise UsageError(f"--workers: expected an integer >= 1; got {workers}")
     if size < 8:
         raise UsageError(f"--size: expected a short side of at least 8 pixels; got {size}")
     if out == root or root in out.parents:
