@@ -47,6 +47,18 @@ on the rank under ``DistributedSampler``. Call :meth:`set_epoch` each epoch (as 
 ``DistributedSampler.set_epoch``); with ``persistent_workers=True`` the workers keep the epoch
 they were started with. The datasets hold only paths and numbers (no open files), so they
 pickle into worker processes.
+
+Example::
+
+    from torch.utils.data import DataLoader
+    from initbench.dataset.loaders import UnalignedPairs
+
+    ds = UnalignedPairs("/data/INIT", task="sunny2night", split="train", size=360, crop=360,
+                        seed=0, crops=True)           # or prepared copy: initbench prepare
+    for epoch in range(10):
+        ds.set_epoch(epoch)
+        for batch in DataLoader(ds, batch_size=4, shuffle=True, num_workers=4):
+            a, boxes, n = batch["a"], batch["a_boxes"], batch["a_nboxes"]   # 4x3x360x360, 4x40x5, 4
 """
 
 from __future__ import annotations
