@@ -78,9 +78,17 @@ class _Drive:
     night: bool
 
 
+def _drive_length(per_domain: int) -> float:
+    """Mean frames per drive: per_domain / 12 (4 to 250), so even a small tree has enough
+    200-frame blocks for split v1 to come near its 15 % test share."""
+    return min(250.0, max(4.0, per_domain / 12.0))
+
+
 def _drive_counts(per_domain: int) -> tuple[int, int]:
-    n_day = min(60, max(3, math.ceil(3 * per_domain / 40)))
-    n_night = min(20, max(2, math.ceil(per_domain / 40)))
+    """(day drives, night drives)."""
+    length = _drive_length(per_domain)
+    n_day = min(60, max(3, math.ceil(3 * per_domain / length)))
+    n_night = min(20, max(2, math.ceil(per_domain / length)))
     return n_day, n_night
 
 
@@ -140,25 +148,30 @@ def _drive_folder(rng: np.random.Generator, k: int, hour_range: tuple[int, int],
     while True:
         hour = int(rng.integers(hour_range[0], hour_range[1]))
         t = _dt.datetime(rec.year, rec.month, rec.day) + _dt.timedelta(hours=hour, minutes=int(rng.integers(0, 60)), seconds=int(rng.integers(0, 60)))
-        folder = f"video_data_{vd}/{jig}/{fps}{rec:%Y%m%d}{b}_{site}/dw_{t:%Y_%m_%d_%H-%M-%S}_000000_20fps_bae"
-        if folder not in used:
-            used.add(folder)
-            return folder
+        drive = f"dw_{t:%Y_%m_%d_%H-%M-%S}_000000_20fps_bae"
+        if drive not in used:  # the dw_ folder names a recording: unique across the tree
+            used.add(drive)
+            return f"video_data_{vd}/{jig}/{fps}{rec:%Y%m%d}{b}_{site}/{drive}"
 
 
 def plan_frames(per_domain: int = DEFAULT_PER_DOMAIN, seed: int = 0) -> list[FramePlan]:
     """The frames of a synthetic tree, without drawing them (cheap: thousands per millisecond).
 
     Exactly ``per_domain`` frames per domain, in time order (drive by drive, frame by frame).
-    Day drives mix sunny/cloudy/rainy runs; a dusk drive joins the last day run to the first
-    night run; the rest of the night frames are in night-only drives.
+    Three day drives hold one weather each (as some real drives do), so even a tiny tree has a
+    single-domain block of every domain for split v1's test side; the other day drives mix
+    sunny/cloudy/rainy runs; a dusk drive joins the last day run to the first night run; the
+    rest of the night frames are in night-only drives.
     """
     if per_domain < 1:
         raise UsageError(f"--per-domain: expected an integer >= 1, got {per_domain}")
     rng = np.random.default_rng([seed, 11])
-    labels = _day_sequence(rng, per_domain) + ["night"] * per_domain
     n_day, n_night = _drive_counts(per_domain)
-    lengths = _cut(rng, len(labels), n_day + n_night, avoid=3 * per_domain)
+    pure = int(min(per_domain - 1, max(1, round(_drive_length(per_domain) / 2)))) if per_domain >= 2 else 0
+    rest = per_domain - pure
+    mixed = _day_sequence(rng, rest) + ["night"] * per_domain
+    lengths = ([pure] * 3 if pure else []) + _cut(rng, len(mixed), max(1, n_day - 3) + n_night, avoid=3 * rest)
+    labels = ([d for d in DAY_DOMAINS for _ in range(pure)]) + mixed
     plans: list[FramePlan] = []
     used: set[str] = set()
     pos = 0
