@@ -39,6 +39,7 @@ compare with numbers computed that way.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import math
 import os
@@ -177,8 +178,6 @@ def split_v1(keys: Iterable[str], rule: SplitRule = DEFAULT_RULE) -> dict[str, s
 
 
 def _within(sorted_vals: list[int], x: int, d: int) -> bool:
-    import bisect
-
     i = bisect.bisect_left(sorted_vals, x - d)
     return i < len(sorted_vals) and sorted_vals[i] <= x + d
 
@@ -234,12 +233,11 @@ def leakage(assignment: Mapping[str, str], guard: int = DEFAULT_RULE.guard) -> l
     streams: dict[tuple[str, str], list[tuple[int, str]]] = defaultdict(list)
     for k, s in assignment.items():
         if s == "train":
-            streams[frame_key(split_key(k)[1]).stream].append((frame_key(split_key(k)[1]).index, k))
+            fk = frame_key(split_key(k)[1])
+            streams[fk.stream].append((fk.index, k))
     for v in streams.values():
         v.sort()
     out = []
-    import bisect
-
     for k, s in sorted(assignment.items()):
         if s != "test":
             continue
