@@ -109,6 +109,11 @@ class CycleGAN(TrainableTranslator):
         self.pool_A, self.pool_B = ImagePool(config.pool_size, gen), ImagePool(config.pool_size, gen)
         self._cache: dict[str, Any] = {}
 
+    @property
+    def size_multiple(self) -> int:
+        """Input height and width must be multiples of this (two stride-2 convs, two x2 transposed convs)."""
+        return 4
+
     def generator(self, direction: str) -> nn.Module:
         check_direction(direction)
         if direction not in self.loaded_directions:
@@ -120,7 +125,7 @@ class CycleGAN(TrainableTranslator):
 
     def encode(self, images: torch.Tensor, *, direction: str = "a2b") -> torch.Tensor:
         """Deterministic method: the 'content' is the input itself (``B x 3 x H x W``, H and W multiples of 4)."""
-        check_image_size(images, 4, "cyclegan")
+        check_image_size(images, self.size_multiple, "cyclegan")
         self.generator(direction)
         return images
 

@@ -119,10 +119,15 @@ class DRIT(TrainableTranslator):
         self.apply(gaussian_weights_init)
         self._cache: dict[str, Any] = {}
 
+    @property
+    def size_multiple(self) -> int:
+        """Input height and width must be multiples of this (two stride-2 convs, two x2 transposed convs)."""
+        return 4
+
     def encode(self, images: torch.Tensor, *, direction: str = "a2b") -> torch.Tensor:
         """Content of the source domain, ``B x 4dim x H/4 x W/4`` (H, W multiples of 4)."""
         check_direction(direction)
-        check_image_size(images, 4, "drit")
+        check_image_size(images, self.size_multiple, "drit")
         return self.enc_c.forward_a(images) if direction == "a2b" else self.enc_c.forward_b(images)
 
     def decode(self, content: torch.Tensor, *, direction: str = "a2b", style: torch.Tensor | None = None) -> torch.Tensor:

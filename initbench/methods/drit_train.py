@@ -58,7 +58,10 @@ def _halves(model: DRIT, batch: dict[str, Any]) -> tuple[torch.Tensor, ...]:
     x_a, x_b = batch["a"], batch["b"]
     n = min(x_a.size(0), x_b.size(0))
     if n < 2:
-        raise UsageError(f"drit: training needs a batch size of at least 2 (first half: encoded attributes, second half: random ones); got {n}")
+        raise UsageError(
+            f"drit: training needs a batch size of at least 2 (first half: encoded attributes, second half: random "
+            f"ones; the authors use 2, --batch-size 2); got {n}"
+        )
     h = n // 2
     return x_a[:h], x_a[h : 2 * h], x_b[:h], x_b[h : 2 * h]
 

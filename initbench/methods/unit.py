@@ -136,13 +136,18 @@ class UNIT(TrainableTranslator):
             self.dis_a.apply(init_weights("gaussian"))
             self.dis_b.apply(init_weights("gaussian"))
 
+    @property
+    def size_multiple(self) -> int:
+        """Input height and width must be multiples of this (``2 ** n_downsample``)."""
+        return 2**self.config.gen.n_downsample
+
     def _gens(self, direction: str) -> tuple[VAEGen, VAEGen]:
         check_direction(direction)
         return (self.gen_a, self.gen_b) if direction == "a2b" else (self.gen_b, self.gen_a)
 
     def encode(self, images: torch.Tensor, *, direction: str = "a2b") -> torch.Tensor:
         """Hidden code of the source domain (no noise): ``B x 4dim x H/4 x W/4``."""
-        check_image_size(images, 2**self.config.gen.n_downsample, "unit")
+        check_image_size(images, self.size_multiple, "unit")
         return self._gens(direction)[0].enc(images)
 
     def decode(self, content: torch.Tensor, *, direction: str = "a2b", style: torch.Tensor | None = None) -> torch.Tensor:
