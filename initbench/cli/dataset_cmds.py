@@ -165,6 +165,8 @@ def verify_cmd(root: Path, annotations: tuple, manifest: Path | None, with_hash:
     """Check a copy of the release: files complete, PNGs readable, annotations valid.
 
     Quick mode reads the annotations and only the header and end of each PNG (no decoding).
+    A box may reach 2 px beyond the image border; a box under 2 px wide or high is a warning.
+    Every problem is a finding with a stable rule id and file:line (see initbench.dataset.findings).
     Exit codes: 0 no errors (warnings allowed), 1 errors found, 2 ROOT or an argument unusable.
     """
     from initbench.dataset.verify import verify_dataset
