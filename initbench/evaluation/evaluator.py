@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import platform
 import time
+from contextlib import contextmanager
 from importlib import metadata
 from typing import Any, Callable
 
@@ -64,6 +65,22 @@ def repeat_content(content: Any, k: int) -> Any:
     if isinstance(content, dict):
         return {key: repeat_content(v, k) for key, v in content.items()}
     return content
+
+
+@contextmanager
+def exact_fp32():
+    """Convolutions and matrix products in full fp32 while evaluating (TF32 off; restored after).
+
+    cuDNN's default TF32 convolutions move LPIPS values by ~1e-4 and make them depend on the batch
+    size; the protocol's numbers are fp32.
+    """
+    old = (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32)
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = old
 
 
 def versions() -> dict[str, str]:
@@ -173,7 +190,7 @@ def evaluate(
         timings[key] += time.perf_counter() - t
         return out
 
-    with torch.inference_mode():
+    with torch.inference_mode(), exact_fp32():
         for i, key in enumerate(inputs):
             x = I.load_image(I.key_path(root, key), P.short_side)[None].to(device)
             if bs is None:
@@ -268,6 +285,7 @@ def evaluate(
         "skipped": scorers.skipped,
         "versions": versions(),
         "device": device_info(device),
+        "precision": "fp32 (TF32 off)",
         "batch_sizes": bs,
         "timings": {k: round(v, 4) for k, v in timings.items()},
     }

@@ -17,7 +17,7 @@ import torch
 from initbench.dataset.release import parse_task
 from initbench.evaluation import images as I
 from initbench.evaluation import inception as IS
-from initbench.evaluation.evaluator import METRIC_KEYS, _Scorers, choose_batch_sizes, device_info, versions
+from initbench.evaluation.evaluator import METRIC_KEYS, _Scorers, choose_batch_sizes, device_info, exact_fp32, versions
 from initbench.evaluation.protocol import V1, Protocol
 from initbench.errors import UsageError
 
@@ -42,7 +42,7 @@ def evaluate_real(root, task: str, *, protocol: Protocol = V1, classifier=None, 
     logits: dict[str, torch.Tensor] = {}
     per_lpips = []
     bs = None
-    with torch.inference_mode():
+    with torch.inference_mode(), exact_fp32():
         for slot in range(P.num_inputs):
             a = torch.randint(len(keys), (n_pairs,), generator=g)
             b = torch.randint(len(keys) - 1, (n_pairs,), generator=g)
@@ -91,6 +91,7 @@ def evaluate_real(root, task: str, *, protocol: Protocol = V1, classifier=None, 
         "skipped": scorers.skipped,
         "versions": versions(),
         "device": device_info(device),
+        "precision": "fp32 (TF32 off)",
         "batch_sizes": bs,
         "timings": {"total": round(time.perf_counter() - t0, 4)},
     }
