@@ -93,7 +93,9 @@ def line_chart_svg(curves: dict[str, list[tuple[float, float]]], title: str = ""
     if not pts:
         out.append(f'<text x="{left}" y="{top + ph / 2}">no values</text></svg>')
         return "".join(out)
-    x0, x1 = _nice(min(p[0] for p in pts), max(p[0] for p in pts))
+    x0, x1 = min(p[0] for p in pts), max(p[0] for p in pts)
+    if x1 <= x0:
+        x0, x1 = x0 - 0.5, x1 + 0.5
     y0, y1 = _nice(min(p[1] for p in pts), max(p[1] for p in pts))
 
     def sx(x):
