@@ -215,6 +215,19 @@ class InitModel(TrainableTranslator):
                 self.association_trace.append((lv, content_level))
         return gen.decode(content, style, branch=branch)
 
+    def _decode_many(self, gen, jobs, branch):
+        """Several ``(content, content_level, style, style_levels)`` decodes by one decoder in one call (the
+        decoder works per sample, so this only saves calls); returns the outputs in order."""
+        if len(jobs) == 1:
+            return [self._decode(gen, *jobs[0], branch)]
+        for content, c_level, style, s_levels in jobs:
+            for lv in {s_levels} if isinstance(s_levels, str) else set(s_levels):
+                check_association(lv, c_level)
+                if self.association_trace is not None:
+                    self.association_trace.append((lv, c_level))
+        out = gen.decode(torch.cat([j[0] for j in jobs]), torch.cat([j[2] for j in jobs]), branch=branch)
+        return list(out.split([j[0].shape[0] for j in jobs]))
+
     # -- training interface -------------------------------------------------------------------
     def optimizer_specs(self) -> dict[str, OptimizerSpec]:
         cfg = self.config
@@ -259,45 +272,49 @@ class InitModel(TrainableTranslator):
         for src, tgt in (("a", "b"), ("b", "a")):
             e, gs, gt = enc[src], self._gen(src), self._gen(tgt)
             x, c_g, s_g = e["x"], e["c_g"], e["s_g"]
-            # Eq. 1, image
-            L["x_g"] = L["x_g"] + _l1(self._decode(gs, c_g, "global", s_g, "global", "global"), x)
-            # image translation with a prior style (the inference path), latent reconstruction, cycle
+            # image translation with a prior style (the inference path) and its latent reconstruction
             s_rand = torch.randn_like(s_g)
             x_t = self._decode(gt, c_g, "global", s_rand, "global", "global")
             c_g_rec, s_g_rec = gt.encode(x_t)
             L["c_g"] = L["c_g"] + _l1(c_g_rec, c_g)
             L["s_g"] = L["s_g"] + _l1(s_g_rec, s_rand)
-            if cfg.lambda_cyc_g > 0:
-                L["cyc_g"] = L["cyc_g"] + _l1(self._decode(gs, c_g_rec, "global", s_g, "global", "global"), x)
             L["gan_g"] = L["gan_g"] + self._dis_img(tgt).gen_loss(x_t)
             fakes["img"][tgt] = x_t.detach()
+            # Eq. 1 (image) and the cross-domain cycle X -> Y -> X: one decoder call
+            jobs = [(c_g, "global", s_g, "global")] + ([(c_g_rec, "global", s_g, "global")] if cfg.lambda_cyc_g > 0 else [])
+            outs = self._decode_many(gs, jobs, "global")
+            L["x_g"] = L["x_g"] + _l1(outs[0], x)
+            if cfg.lambda_cyc_g > 0:
+                L["cyc_g"] = L["cyc_g"] + _l1(outs[1], x)
             objs = e["objs"]
             if not objs.count:
                 continue
             o, idx, c_o, s_o = objs.images, objs.image_index, e["c_o"], e["s_o"]
-            # Eq. 1, objects
-            L["x_o"] = L["x_o"] + _l1(self._decode(gs, c_o, "object", s_o, "object", "object"), o)
-            # Eq. 2: object content with a coarse style of its own image, re-encoded; then the granularity cycle
+            # Eq. 1 (objects) and Eq. 2: the object content with a coarse style of its own image, re-encoded
             s_as, lv_as = self._coarse_styles(e["bank"], idx)
-            u = self._decode(gs, c_o, "object", s_as, lv_as, "object")
+            o_rec, u = self._decode_many(gs, [(c_o, "object", s_o, "object"), (c_o, "object", s_as, lv_as)], "object")
+            L["x_o"] = L["x_o"] + _l1(o_rec, o)
             c_u, s_u = gs.encode(u)
             L["c_assoc"] = L["c_assoc"] + _l1(c_u, c_o)
             L["s_assoc"] = L["s_assoc"] + _l1(s_u, s_as)
-            if cfg.lambda_cyc_gran > 0:
-                L["cyc_gran"] = L["cyc_gran"] + _l1(self._decode(gs, c_u, "object", s_o, "object", "object"), o)
-                if cfg.object_branch == "half":
-                    # s_u estimates the global style it was rendered with: a global-level code
-                    L["cyc_gran"] = L["cyc_gran"] + _l1(self._decode(gs, c_g, "global", s_u, "global", "global"), x)
             # cross-domain object translation with a style swapped in from the target image's bank
             s_t, lv_t = enc[tgt]["bank"].pick_for_objects(idx)
             o_t = self._decode(gt, c_o, "object", s_t, lv_t, "object")
             c_o_rec, s_o_rec = gt.encode(o_t)
             L["c_o"] = L["c_o"] + _l1(c_o_rec, c_o)
             L["s_o"] = L["s_o"] + _l1(s_o_rec, s_t)
-            if cfg.lambda_cyc_o > 0:
-                L["cyc_o"] = L["cyc_o"] + _l1(self._decode(gs, c_o_rec, "object", s_o, "object", "object"), o)
             L["gan_o"] = L["gan_o"] + self._dis_obj(tgt).gen_loss(o_t)
             fakes["obj"][tgt] = o_t.detach()
+            # granularity cycle (Fig. 5) and cross-domain cycle of objects: back with the object's own style
+            jobs = ([(c_u, "object", s_o, "object")] if cfg.lambda_cyc_gran > 0 else []) + ([(c_o_rec, "object", s_o, "object")] if cfg.lambda_cyc_o > 0 else [])
+            outs = self._decode_many(gs, jobs, "object") if jobs else []
+            if cfg.lambda_cyc_gran > 0:
+                L["cyc_gran"] = L["cyc_gran"] + _l1(outs[0], o)
+                if cfg.object_branch == "half":
+                    # s_u estimates the global style it was rendered with: a global-level code
+                    L["cyc_gran"] = L["cyc_gran"] + _l1(self._decode(gs, c_g, "global", s_u, "global", "global"), x)
+            if cfg.lambda_cyc_o > 0:
+                L["cyc_o"] = L["cyc_o"] + _l1(outs[-1], o)
         w = {"x_g": cfg.lambda_x_g, "x_o": cfg.lambda_x_o, "c_g": cfg.lambda_c_g, "s_g": cfg.lambda_s_g,
              "c_o": cfg.lambda_c_o, "s_o": cfg.lambda_s_o, "c_assoc": cfg.lambda_c_o, "s_assoc": cfg.lambda_s_o,
              "cyc_g": cfg.lambda_cyc_g, "cyc_o": cfg.lambda_cyc_o, "cyc_gran": cfg.lambda_cyc_gran,

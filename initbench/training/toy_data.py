@@ -15,12 +15,13 @@ from torch.utils.data import Dataset
 
 
 class RandomPairs(Dataset):
-    def __init__(self, n: int = 8, size: int | tuple[int, int] = 64, crop_size: int = 32, max_boxes: int = 3, seed: int = 0):
+    def __init__(self, n: int = 8, size: int | tuple[int, int] = 64, crop_size: int = 32, max_boxes: int = 3, seed: int = 0, min_boxes: int = 0):
         self.n = n
         self.h, self.w = (size, size) if isinstance(size, int) else tuple(size)
         self.crop_size = crop_size
         self.max_boxes = max_boxes
         self.seed = seed
+        self.min_boxes = min(min_boxes, max_boxes)
 
     def __len__(self) -> int:
         return self.n
@@ -34,7 +35,7 @@ class RandomPairs(Dataset):
         crops = torch.zeros(k, 3, s, s)
         cls = torch.full((k,), -1, dtype=torch.int64)
         mask = torch.ones(1, h, w)
-        nb = int(torch.randint(0, k + 1, (1,), generator=g))
+        nb = int(torch.randint(self.min_boxes, k + 1, (1,), generator=g))
         for j in range(nb):
             bh, bw = int(torch.randint(h // 6, h // 2, (1,), generator=g)), int(torch.randint(w // 6, w // 2, (1,), generator=g))
             y1, x1 = int(torch.randint(0, h - bh, (1,), generator=g)), int(torch.randint(0, w - bw, (1,), generator=g))

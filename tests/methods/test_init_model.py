@@ -147,9 +147,10 @@ def test_variants_and_registry():
     ms = make("multiscale")
     assert ms.needs_half_scale and not ms.needs_crops
     # the global generator is MUNIT's AdaINGen: the same state_dict keys and shapes at the paper sizes
-    paper = entry.cls(entry.presets["paper"]())
     munit = get_method("munit")
-    ref = munit.cls(munit.presets["paper"]()).gen_a.state_dict()
+    with torch.device("meta"):  # shapes only: no memory, no initialisation cost
+        paper = entry.cls(entry.presets["paper"]())
+        ref = munit.cls(munit.presets["paper"]()).gen_a.state_dict()
     assert {k: v.shape for k, v in paper.gen_a.state_dict().items()} == {k: v.shape for k, v in ref.items()}
 
 
@@ -173,3 +174,12 @@ def test_multiscale_uses_half_images_without_boxes(batch):
     assert losses["x_o"].item() > 0 and torch.isfinite(losses["total"])
     with pytest.raises(KeyError, match="a loader with crops=True"):
         make("ds").gen_losses(b)
+
+
+def test_fused_decoding_equals_separate_calls(batch):
+    m = make()
+    c, s = m.gen_a.encode(batch["a_crops"][:, 0])
+    s2 = torch.randn_like(s)
+    fused = m._decode_many(m.gen_a, [(c, "object", s, "object"), (c, "object", s2, "global")], "object")
+    for out, style in zip(fused, (s, s2)):
+        torch.testing.assert_close(out, m.gen_a.decode(c, style, branch="object"), rtol=1e-5, atol=1e-5)
