@@ -1,6 +1,6 @@
 """Write the INIT paper's Tables 3 and 4 as reference entries under leaderboards/init-v1/.
 
-Run from the repository root:  python leaderboards/make_paper_entries.py
+Run from the repository root (package installed, or PYTHONPATH=.):  python leaderboards/make_paper_entries.py
 Every number below is copied as printed in the paper (CVPR 2019) and never corrected; where
 the paper disagrees with itself, the entry carries a note. Each file's name holds the hash of
 its content, so rerunning rewrites identical files and removes nothing else.
