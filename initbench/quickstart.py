@@ -271,9 +271,10 @@ def stage_report(ctx: Context) -> dict:
 # -- the pipeline -------------------------------------------------------------------------------
 
 def command_line(o: QuickstartOptions) -> str:
-    parts = ["initbench quickstart", f"--steps {o.steps}", f"--device {o.device}", f"--task {o.task}",
-             f"--seed {o.seed}"]
-    return " ".join(parts)
+    """The exact command that reproduces these results (every setting that changes a number)."""
+    return (f"initbench quickstart --steps {o.steps} --device {o.device} --task {o.task} --seed {o.seed} "
+            f"--per-domain {o.per_domain} --size {o.size[0]}x{o.size[1]} --classifier-epochs {o.classifier_epochs} "
+            f"--eval-inputs {o.eval_inputs} --eval-samples {o.eval_samples} --lpips-backbone {o.lpips_backbone}")
 
 
 def stages(o: QuickstartOptions) -> list[tuple[str, str, Callable[[Context], dict], dict, list[str]]]:
