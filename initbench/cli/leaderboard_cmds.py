@@ -50,7 +50,7 @@ def register(group: click.Group) -> None:
         """Machine-checked leaderboard entries: validate, submit, show, build from results."""
 
     @leaderboard.command("validate")
-    @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+    @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path, exists=True))
     @click.option("--no-files", is_flag=True, help="Skip results files and checkpoints (schema and statistics only).")
     @click.option("-v", "--verbose", is_flag=True, help="Also list what was checked against which file.")
     @handle_errors
