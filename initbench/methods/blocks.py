@@ -63,17 +63,20 @@ class AdaptiveInstanceNorm2d(nn.Module):
         b, c = x.size(0), x.size(1)
         running_mean = self.running_mean.repeat(b)
         running_var = self.running_var.repeat(b)
+        # In float32 (a no-op without autocast): under bf16/fp16 autocast the conv output and the
+        # MLP's AdaIN parameters arrive in half precision while the buffers are float32, and
+        # batch_norm's backward rejects the mix.
         out = F.batch_norm(
-            x.contiguous().view(1, b * c, *x.size()[2:]),
-            running_mean,
-            running_var,
-            self.weight,
-            self.bias,
+            x.contiguous().view(1, b * c, *x.size()[2:]).float(),
+            running_mean.float(),
+            running_var.float(),
+            self.weight.float(),
+            self.bias.float(),
             True,
             self.momentum,
             self.eps,
         )
-        return out.view(b, c, *x.size()[2:])
+        return out.view(b, c, *x.size()[2:]).to(x.dtype)
 
     def extra_repr(self) -> str:
         return f"{self.num_features}"

@@ -114,6 +114,11 @@ class MUNITConfig:
         check_choice("lr_policy", self.lr_policy, ("step", "constant"))
 
 
+def munit_paper() -> MUNITConfig:
+    """The authors' ``summer2winter_yosemite256_folder.yaml`` (their weather/season setting: ``recon_x_cyc_w`` 10)."""
+    return MUNITConfig(recon_x_cyc_w=10.0)
+
+
 def munit_tiny() -> MUNITConfig:
     return MUNITConfig(
         gen=MUNITGenOptions(dim=8, mlp_dim=32, n_res=2),
@@ -364,7 +369,7 @@ register(
         name="munit",
         cls=MUNIT,
         config_cls=MUNITConfig,
-        presets={"paper": MUNITConfig, "tiny": munit_tiny},
+        presets={"paper": munit_paper, "tiny": munit_tiny},
         load_official=load_official,
         export_official=export_official,
     )

@@ -249,9 +249,20 @@ def test_training_steps_with_the_cycle_term():
 
 def test_registered_with_presets():
     entry = get_method("munit")
-    assert set(entry.presets) == {"tiny", "paper"} and entry.presets["paper"]() == MUNITConfig()
+    assert set(entry.presets) == {"tiny", "paper"} and entry.presets["paper"]() == MUNITConfig(recon_x_cyc_w=10.0)
     assert entry.load_official is load_official and entry.export_official is export_official
     import dataclasses
 
     tiny = entry.presets["tiny"]()
     assert entry.config_cls(**dataclasses.asdict(tiny)) == tiny  # a stored config rebuilds (nested gen/dis)
+
+
+def test_a_training_step_under_bf16_autocast():
+    # AdaIN's batch_norm used to mix bf16 activations with float32 buffers and fail in backward
+    torch.manual_seed(0)
+    m = MUNIT(small_config())
+    batch = {"a": torch.rand(1, 3, 16, 16) * 2 - 1, "b": torch.rand(1, 3, 16, 16) * 2 - 1}
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        losses = m.phase_losses("gen", batch, 0)
+    losses["total"].backward()
+    assert torch.isfinite(losses["total"]) and m.gen_a.mlp.model[2].fc.weight.grad.abs().sum() > 0
