@@ -83,3 +83,16 @@ def test_two_process_gloo_run_ends_with_identical_parameters(small_cfg, toy_pair
     # each rank trained on its own shard: their own losses differ
     assert results[0]["last_losses"]["gen/x_g"] != results[1]["last_losses"]["gen/x_g"]
     assert (tmp_path / "ddp" / "checkpoint.pt").is_file()
+
+
+def test_bf16_autocast_and_ema(small_cfg, toy_pairs, tmp_path):
+    from initbench.training.checkpoints import load_checkpoint
+
+    summary = train(small_cfg("amp", max_steps=2, amp="bf16", ema_decay=0.5), dataset=toy_pairs)
+    assert summary["amp"] == "bf16" and all(v == v for v in summary["last_losses"].values())
+    blob = load_checkpoint(tmp_path / "amp" / "checkpoint.pt")
+    name = "gen_a.mlp.model.0.fc.weight"
+    assert set(blob["ema"]) == {k for k in blob["model"] if k.startswith("gen_") and "running_" not in k}
+    assert not torch.equal(blob["ema"][name], blob["model"][name])
+    with pytest.raises(UsageError, match="--amp fp16: needs a CUDA device"):
+        train(small_cfg("fp16", amp="fp16", device="cpu"), dataset=toy_pairs)
