@@ -1,20 +1,17 @@
-"""Reading many image files fast: PNG header probes and sha256, in a process pool, streaming.
+"""Reading image files fast: PNG header probes and sha256 (the per-file work of verify-dataset).
 
 A *probe* is ``(bytes, width, height, color_type, sha256 or None, error or None)``. Quick
 probes read 45 bytes of a file (:func:`initbench.dataset.png.read_png_header`); hash probes
-read the whole file once and take the header checks from the same bytes. Files are probed in
-chunks by worker processes, fed from a lazy directory walk with a bounded number of chunks in
-flight, so memory does not grow with the number of files. Nothing here raises on a bad file.
+read the whole file once and take the header checks from the same bytes. Nothing here raises
+on a bad file. :mod:`.dirscan` runs probes folder by folder in worker processes.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-from collections import deque
-from concurrent.futures import Executor, ProcessPoolExecutor
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Sequence
+from typing import Callable, Iterator
 
 from initbench.dataset.png import PngError, parse_png_header, read_png_header
 from initbench.dataset.release import DOMAINS
@@ -88,10 +85,6 @@ def _size_or_zero(path: str) -> int:
         return 0
 
 
-def probe_chunk(paths: Sequence[str], with_hash: bool) -> list[Probe]:
-    return [probe_file(p, with_hash) for p in paths]
-
-
 def iter_disk_images(root: str | os.PathLike, onerror: Callable[[OSError], None] | None = None) -> Iterator[tuple[str, str, str]]:
     """Every ``*.png`` under the domain folders, sorted: (domain, relpath, absolute path)."""
     root = Path(root)
@@ -106,37 +99,3 @@ def iter_disk_images(root: str | os.PathLike, onerror: Callable[[OSError], None]
                 if name.lower().endswith(".png") and not name.startswith("."):
                     rel = name if rel_dir == "." else f"{rel_dir}/{name}"
                     yield d, rel, os.path.join(dirpath, name)
-
-
-def scan(items: Iterable, path_of: Callable, with_hash: bool, workers: int, pool: Executor | None = None) -> Iterator[tuple[object, Probe]]:
-    """Probe files in order, in a process pool when ``workers > 1`` (``pool`` if given, else a
-    new one); yields (item, probe) in the order of ``items``."""
-    if workers <= 1 and pool is None:
-        for it in items:
-            yield it, probe_file(path_of(it), with_hash)
-        return
-    if pool is None:
-        with ProcessPoolExecutor(max_workers=workers) as own:
-            yield from scan(items, path_of, with_hash, workers, own)
-        return
-    chunk = 64 if with_hash else 256
-    window = 4 * max(workers, 1)
-    pending: deque = deque()
-    batch: list = []
-
-    def drain(limit: int):
-        while len(pending) > limit:
-            its, fut = pending.popleft()
-            yield from zip(its, fut.result())
-
-    for it in items:
-        batch.append(it)
-        if len(batch) == chunk:
-            pending.append((batch, pool.submit(probe_chunk, [path_of(b) for b in batch], with_hash)))
-            batch = []
-            yield from drain(window)
-    if batch:
-        pending.append((batch, pool.submit(probe_chunk, [path_of(b) for b in batch], with_hash)))
-    yield from drain(0)
-
-

@@ -89,6 +89,10 @@ class DuplicateTracker:
         self._by_key: dict[str, tuple[str | None, int | None]] = {}
         self._by_relpath: dict[str, tuple[str, str | None, int | None]] = {}
 
+    def __contains__(self, key: str) -> bool:
+        """Whether a record for this key (``domain/relpath``) was added."""
+        return key in self._by_key
+
     def add(self, rec: Record) -> list[Finding]:
         return self.add_fields(rec.key, rec.relpath, rec.domain, rec.source, rec.line)
 

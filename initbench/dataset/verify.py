@@ -7,9 +7,9 @@ streams every image through sha256 instead (one read per file, header checks fro
 bytes) and compares with a manifest when one is given (:mod:`.verify_manifest`).
 
 With a worker pool, annotation files are parsed and validated in the workers (one task per
-file), which send back one small tuple per record; then the images are probed in chunks fed
-from a lazy directory walk (:mod:`.filescan`). Memory holds one tuple per annotated image and
-the findings, never a list of every file. Nothing here raises on a bad file: every problem
+file), which send back one small tuple per record; then image folders are checked in the
+workers too, a slice of a folder per task with its records (:mod:`.dirscan`). Memory holds one
+tuple per annotated image and the findings, never a list of every file. Nothing here raises on a bad file: every problem
 becomes a :class:`~initbench.dataset.findings.Finding`. Only an unusable root or argument
 raises (:class:`~initbench.errors.UsageError`, exit code 2).
 """
@@ -25,12 +25,12 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from initbench.dataset.annotations import find_annotation_files, parse_file
-from initbench.dataset.filescan import Probe, iter_disk_images, probe_file, scan  # noqa: F401  (re-exported)
+from initbench.dataset.dirscan import scan_tree, split_key
+from initbench.dataset.filescan import iter_disk_images, probe_file  # noqa: F401  (re-exported)
 from initbench.dataset.findings import ERROR, RULES, WARNING, Finding, make_finding
-from initbench.dataset.png import CHANNELS, PngHeader
 from initbench.dataset.release import CATEGORY_KEYS, DOMAINS, PAPER_COUNTS
-from initbench.dataset.validate import BOX_TOLERANCE_PX, MIN_BOX_SIZE_PX, DuplicateTracker, size_mismatch, validate_record
-from initbench.dataset.verify_manifest import ManifestCheck, compare_manifest, pool_size  # noqa: F401  (re-exported)
+from initbench.dataset.validate import BOX_TOLERANCE_PX, MIN_BOX_SIZE_PX, DuplicateTracker, validate_record
+from initbench.dataset.verify_manifest import compare_manifest, load_manifest_groups, pool_size  # noqa: F401  (re-exported)
 from initbench.errors import UsageError
 
 Progress = Callable[[int, int], None]
@@ -94,8 +94,7 @@ def verify_dataset(
     (findings per rule), ``errors``, ``warnings``, ``ok`` (no errors), ``files_checked``,
     ``bytes``, ``tree_digest`` (with_hash only: sum mod 2**256 of sha256(path, file sha256), so
     independent of order and workers), ``annotation_sha256`` (with_hash only: file -> sha256),
-    ``settings``, ``timings``. Without ``with_hash`` a
-    manifest is compared by file sizes only.
+    ``settings``, ``timings``. Without ``with_hash`` a manifest is compared by file sizes only.
     """
     t0 = time.perf_counter()
     root = Path(root)
@@ -104,17 +103,18 @@ def verify_dataset(
     files = _annotation_files(root, annotations)
     est_records = sum(f.stat().st_size for f in files) // _BYTES_PER_RECORD
     n_workers = pool_size(workers, est_records)
-    mc = ManifestCheck(manifest, with_hash or None) if manifest else None
+    rows = load_manifest_groups(manifest) if manifest else None
     pool_cm = ProcessPoolExecutor(max_workers=n_workers) if n_workers > 1 else nullcontext(None)
+    sources = [str(f) for f in files]
     with pool_cm as pool:
         findings, expected, domains = _read_annotations(files, pool, tolerance, min_size)
         t_parse = time.perf_counter() - t0
-        sources = [str(f) for f in files]
-        scanned = _scan_images(root, expected, sources, domains, findings, mc, bool(with_hash), n_workers, pool, progress)
-    for key, (_, _, _, _, src, line) in expected.items():
-        findings.append(make_finding("image-missing", sources[src], line, f"{key}: no such file {root / key}"))
-    if mc is not None:
-        findings += mc.leftovers(root)
+        total = sum(len(g) for g in expected.values())
+        scanned = scan_tree(root, expected, rows, sources, None if manifest is None else str(manifest), bool(with_hash),
+                            n_workers, pool, progress, total)
+    findings += scanned["findings"]
+    for d, n in scanned["images"].items():
+        domains[d]["images"] = n
 
     counts: dict[str, int] = {}
     for fd in findings:
@@ -141,21 +141,24 @@ def verify_dataset(
 
 
 def _read_annotations(files: list[Path], pool, tolerance: float, min_size: float):
-    """Findings, ``key -> (relpath, channels, height, width, file index, line)`` and per-domain counts."""
+    """Findings, records grouped by folder (``folder -> {name: (relpath, channels, height, width,
+    file index, line)}``, see :mod:`.dirscan`) and per-domain counts."""
     jobs = [(str(f), tolerance, min_size) for f in files]
     results = pool.map(_check_annotation_job, jobs) if pool is not None and len(files) > 1 else map(_check_annotation_job, jobs)
     findings: list[Finding] = []
-    expected: dict[str, tuple] = {}
+    expected: dict[str, dict[str, tuple]] = {}
     domains = {d: {"images": 0, "records": 0, "expected": PAPER_COUNTS[d].total, "boxes": {k: 0 for k in CATEGORY_KEYS.values()}} for d in DOMAINS}
     dups = DuplicateTracker()
     for src, (file_findings, rows) in enumerate(results):
         findings += file_findings
         source = jobs[src][0]
         for key, relpath, domain, c, h, w, line, n_car, n_sign, n_person in rows:
+            first = key not in dups
             findings += dups.add_fields(key, relpath, domain, source, line)
-            if key in expected:
+            if not first:
                 continue
-            expected[key] = (relpath, c, h, w, src, line)
+            folder, name = split_key(key)
+            expected.setdefault(folder, {})[name] = (relpath, c, h, w, src, line)
             dom = domains[domain]
             dom["records"] += 1
             boxes = dom["boxes"]
@@ -163,41 +166,6 @@ def _read_annotations(files: list[Path], pool, tolerance: float, min_size: float
             boxes["sign"] += n_sign
             boxes["person"] += n_person
     return findings, expected, domains
-
-
-def _scan_images(root, expected, sources, domains, findings, mc, hashing, n_workers, pool, progress) -> dict:
-    """Probe every image under the domain folders; pops the annotated ones out of ``expected``."""
-    total = len(expected)
-    n_files = n_bytes = 0
-    digest = 0
-
-    def walk_error(exc: OSError) -> None:
-        findings.append(make_finding("image-unreadable", getattr(exc, "filename", "") or str(root), None, f"cannot list this folder: {exc.strerror or exc}"))
-
-    for (d, rel, abspath), probe in scan(iter_disk_images(root, onerror=walk_error), _third, hashing, n_workers, pool):
-        key = f"{d}/{rel}"
-        n_files += 1
-        n_bytes += probe[0]
-        domains[d]["images"] += 1
-        err = probe[5]
-        if err is not None:
-            findings.append(make_finding("image-unreadable", abspath, None, f"{key}: {err}"))
-        rec = expected.pop(key, None)  # what is left at the end is missing; memory shrinks as we go
-        if rec is None:
-            findings.append(make_finding("image-unannotated", abspath, None, f"{key}: an image that no annotation file names"))
-        elif err is None and (rec[3] != probe[1] or rec[2] != probe[2] or rec[1] != CHANNELS.get(probe[3], 0)):
-            relpath, c, h, w, src, line = rec
-            findings += size_mismatch(sources[src], line, relpath, c, h, w, PngHeader(probe[1], probe[2], 8, probe[3], probe[0]))
-        if mc is not None:
-            findings += mc.check(key, abspath, probe)
-        if probe[4] is not None:
-            digest = (digest + int.from_bytes(hashlib.sha256(f"{key}\0{probe[4]}".encode()).digest(), "big")) % (1 << 256)
-        if progress is not None and (n_files % 64 == 0 or n_files >= total):
-            total = max(total, n_files)
-            progress(n_files, total)
-    if progress is not None:
-        progress(n_files, n_files)
-    return {"files": n_files, "bytes": n_bytes, "digest": digest}
 
 
 def _sha256(path: Path) -> str | None:
@@ -211,5 +179,3 @@ def _sha256(path: Path) -> str | None:
     return h.hexdigest()
 
 
-def _third(item):
-    return item[2]

@@ -12,10 +12,12 @@ from __future__ import annotations
 import csv
 import gzip
 import os
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Callable, Iterator
 
-from initbench.dataset.filescan import Probe, iter_disk_images, scan
+from initbench.dataset.dirscan import scan_tree, split_key
 from initbench.dataset.findings import Finding, make_finding
 from initbench.errors import DataFormatError, UsageError
 
@@ -69,34 +71,13 @@ def load_manifest(path: str | os.PathLike) -> dict[str, tuple[int, int, str]]:
     return out
 
 
-class ManifestCheck:
-    """Rows of one manifest, checked off as files are probed."""
-
-    def __init__(self, manifest: str | os.PathLike, with_hash: bool | None):
-        self.path = str(manifest)
-        self.rows = load_manifest(manifest)
-        self.with_hash = with_hash
-
-    def wants_hash(self) -> bool:
-        return bool(self.with_hash) or (self.with_hash is None and any(r[2] for r in self.rows.values()))
-
-    def check(self, key: str, abspath: str, probe: Probe) -> list[Finding]:
-        row = self.rows.pop(key, None)
-        if row is None:
-            return [make_finding("manifest-extra-file", abspath, None, f"{key}: on disk, not listed in the manifest {self.path}")]
-        line, nbytes, sha = row
-        out = []
-        if probe[0] != nbytes:
-            out.append(make_finding("manifest-size-mismatch", self.path, line, f"{key}: the manifest says {nbytes} bytes, the file has {probe[0]}"))
-        if sha and probe[4] is not None and probe[4] != sha:
-            out.append(make_finding("hash-mismatch", self.path, line, f"{key}: the manifest says sha256 {sha}, the file has {probe[4]}"))
-        return out
-
-    def leftovers(self, root: Path) -> list[Finding]:
-        return [
-            make_finding("manifest-missing-file", self.path, line, f"{key}: listed in the manifest, not found at {root / key}")
-            for key, (line, _, _) in sorted(self.rows.items(), key=lambda kv: kv[1][0])
-        ]
+def load_manifest_groups(path: str | os.PathLike) -> dict[str, dict[str, tuple[int, int, str]]]:
+    """Manifest rows grouped by folder (see :mod:`.dirscan`): folder -> {file name: (line, bytes, sha256 or '')}."""
+    groups: dict[str, dict[str, tuple[int, int, str]]] = {}
+    for key, row in load_manifest(path).items():
+        folder, name = split_key(key)
+        groups.setdefault(folder, {})[name] = row
+    return groups
 
 
 def compare_manifest(
@@ -112,14 +93,10 @@ def compare_manifest(
     root = Path(root)
     if not root.is_dir():
         raise UsageError(f"ROOT: {root} is not a directory")
-    mc = ManifestCheck(manifest, with_hash)
-    total = len(mc.rows)
-    hashing = mc.wants_hash()
-    findings: list[Finding] = []
-    for n, ((d, rel, abspath), probe) in enumerate(scan(iter_disk_images(root), lambda it: it[2], hashing, pool_size(workers, total)), 1):
-        findings += mc.check(f"{d}/{rel}", abspath, probe)
-        if progress:
-            progress(n, max(total, n))
-    return findings + mc.leftovers(root)
-
-
+    groups = load_manifest_groups(manifest)
+    total = sum(len(g) for g in groups.values())
+    hashing = bool(with_hash) or (with_hash is None and any(r[2] for g in groups.values() for r in g.values()))
+    n = pool_size(workers, total)
+    with (ProcessPoolExecutor(max_workers=n) if n > 1 else nullcontext(None)) as pool:
+        res = scan_tree(root, None, groups, [], str(manifest), hashing, n, pool, progress, total)
+    return res["findings"]

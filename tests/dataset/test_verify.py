@@ -245,3 +245,28 @@ def test_hash_pass_streams_large_files(tmp_path):
     assert _hash_file(str(big)) == (len(data), data[:33], data[-12:], hashlib.sha256(data).hexdigest())
     size, _, _, _, sha, err = probe_file(str(big), with_hash=True)
     assert (size, sha) == (len(data), hashlib.sha256(data).hexdigest()) and "signature" in err
+
+
+def test_results_do_not_depend_on_batching_or_workers(tree, tmp_path, monkeypatch):
+    """Folders sliced into tiny batches (as a 2,500-frame drive is at full scale), with and
+    without a pool: same findings in the same order, same counts, same digest."""
+    from initbench.dataset import dirscan
+
+    manifest = tmp_path / "m.csv"
+    rows = write_manifest(tree, manifest)
+    recs = parse_file(tree / "batch1_anno" / "cloudy1.txt").records
+    (tree / "cloudy" / recs[2].relpath).unlink()  # image-missing + manifest-missing-file
+    (tree / "cloudy" / recs[3].relpath).write_bytes(b"\x89PNG\r\n\x1a\n")  # unreadable, size and hash differ
+    night_dir = next(r["path"] for r in rows if r["domain"] == "night").rsplit("/", 1)[0]
+    extra = tree / "night" / night_dir / "0_00001.png"
+    extra.write_bytes((tree / "cloudy" / recs[4].relpath).read_bytes())  # unannotated + manifest-extra
+    base = verify_dataset(tree, manifest=manifest, with_hash=True, workers=1)
+    assert {"image-missing", "manifest-missing-file", "image-unreadable", "hash-mismatch", "manifest-size-mismatch",
+            "image-unannotated", "manifest-extra-file"} <= set(base["counts"])
+    monkeypatch.setattr(dirscan, "MIN_BATCH", 2)
+    monkeypatch.setattr(dirscan, "MAX_BATCH", 3)
+    for workers in (1, 2):
+        rep = verify_dataset(tree, manifest=manifest, with_hash=True, workers=workers)
+        assert sorted(map(str, rep["findings"])) == sorted(map(str, base["findings"]))
+        assert rep["findings"] == verify_dataset(tree, manifest=manifest, with_hash=True, workers=3 - workers)["findings"]
+        assert (rep["domains"], rep["tree_digest"], rep["bytes"]) == (base["domains"], base["tree_digest"], base["bytes"])
