@@ -362,7 +362,7 @@ def parse_file(path: str | os.PathLike, *, domain: str | None = None) -> ParseRe
             ],
         )
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig"  # a byte-order mark, if any, is not part of the first line)
     except (OSError, UnicodeDecodeError) as exc:
         return ParseResult([], [make_finding("annotation-unreadable", str(path), None, f"cannot read as UTF-8 text: {exc}")])
     return parse_text(text, domain=dom, source=str(path))
@@ -400,7 +400,7 @@ def looks_like_annotation_file(path: str | os.PathLike, probe_bytes: int = 4096)
     """True when the file starts (after blank lines) with a ``# <index>`` header and a .png path."""
     try:
         with open(path, "rb") as fh:
-            head = fh.read(probe_bytes).decode("utf-8", errors="replace")
+            head = fh.read(probe_bytes).decode("utf-8-sig", errors="replace")
     except OSError:
         return False
     lines = [l.strip() for l in head.splitlines() if l.strip()]

@@ -156,3 +156,11 @@ def test_fast_path_equals_the_line_by_line_parser_on_damaged_text(mini_init_root
         slow = _parse_slow(text.splitlines(), "night", "n.txt")
         assert fast.findings == slow.findings
         assert repr(fast.records) == repr(slow.records)  # repr: NaN != NaN, and it shows the line numbers too
+
+
+def test_windows_line_ends_and_byte_order_mark(tmp_path):
+    f = tmp_path / "cloudy2.txt"
+    f.write_bytes(b"\xef\xbb\xbf" + SAMPLE.replace("\n", "\r\n").encode())
+    assert find_annotation_files(tmp_path) == [f]
+    res = parse_file(f)
+    assert res.findings == [] and res.records == parse_text(SAMPLE, domain="cloudy").records
