@@ -362,7 +362,7 @@ def parse_file(path: str | os.PathLike, *, domain: str | None = None) -> ParseRe
             ],
         )
     try:
-        text = path.read_text(encoding="utf-8-sig"  # a byte-order mark, if any, is not part of the first line)
+        text = path.read_text(encoding="utf-8-sig")  # a byte-order mark, if any, is not part of the first line
     except (OSError, UnicodeDecodeError) as exc:
         return ParseResult([], [make_finding("annotation-unreadable", str(path), None, f"cannot read as UTF-8 text: {exc}")])
     return parse_text(text, domain=dom, source=str(path))
