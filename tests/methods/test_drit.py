@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 import torch
-import torch.nn.functional as F
 
 from initbench.errors import CheckpointError, UsageError
 from initbench.methods import get_method
