@@ -109,7 +109,12 @@ def translate_cmd(method, ckpt, official_ckpt, config, input_path, out, num_styl
 
     translator = resolve_translator(method, ckpt=ckpt, official_ckpt=official_ckpt, config=config, device=device)
     inputs = list_inputs(input_path)
-    records = translate_files(translator, inputs, out, num_styles=num_styles, seed=seed, direction=direction, size=size)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    with Progress(TextColumn("[bold]translate[/]"), BarColumn(), MofNCompleteColumn(), console=err_console, disable=as_json) as bar:
+        tid = bar.add_task("translate", total=len(inputs))
+        records = translate_files(translator, inputs, out, num_styles=num_styles, seed=seed, direction=direction, size=size,
+                                  progress=lambda done, total: bar.update(tid, completed=done))
     write_json(os.path.join(out, "translate.json"), {"method": translator.name, "seed": seed, "direction": direction, "files": records})
     if as_json:
         write_json("-", records)
