@@ -234,6 +234,11 @@ def load_official(checkpoint: str | os.PathLike, config: Any = None) -> DRIT:
     obj = read_checkpoint(checkpoint)
     if not isinstance(obj, Mapping) or not {"enc_c", "enc_a", "gen"} <= set(obj):
         raise CheckpointError(f"checkpoint {checkpoint}: expected the authors' DRIT checkpoint dict with enc_c, enc_a and gen; found {describe_top_level(obj)}")
+    if {"dis1", "dis2"} <= set(obj):
+        raise CheckpointError(
+            f"checkpoint {checkpoint}: this is a multi-domain DRIT++ (HsinYingLee/MDMM) checkpoint (dis1, dis2, "
+            "domain-conditioned MD_* networks); initbench loads the two-domain DRIT/DRIT++ of HsinYingLee/DRIT"
+        )
     parts = {k: as_state_dict(obj[k], checkpoint, f"['{k}']") for k in ("enc_c", "enc_a", "gen")}
     layout = detect_layout(parts["enc_c"], parts["enc_a"], parts["gen"])
     if layout == 1:

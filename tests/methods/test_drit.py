@@ -100,6 +100,9 @@ def test_layout_2_loads_with_its_layer_norm_and_layout_1_is_rejected(tmp_path):
     torch.save({"enc_c": old, "enc_a": src.enc_a.state_dict(), "gen": src.gen.state_dict()}, tmp_path / "old.pth")
     with pytest.raises(CheckpointError, match=r"found DRIT key layout 1 \(DRIT code before 2018-07-31: zero padding"):
         load_official(tmp_path / "old.pth")
+    torch.save({"dis1": {}, "dis2": {}, "disContent": {}, "enc_c": old, "enc_a": {}, "gen": {}, "ep": 1}, tmp_path / "weather_MDMM.pth")
+    with pytest.raises(CheckpointError, match=r"multi-domain DRIT\+\+ \(HsinYingLee/MDMM\) checkpoint"):
+        load_official(tmp_path / "weather_MDMM.pth")
     assert detect_layout(old, {}, {}) == 1 and detect_layout(src.enc_c.state_dict(), {}, src.gen.state_dict()) == 2
     assert detect_layout({}, {}, DRIT(DRITConfig(dim=4), with_discriminators=False).gen.state_dict()) == 3
 
