@@ -43,6 +43,8 @@ class TrainConfig:
     amp: str = "auto"
     #: ``auto`` (cuda when available, the local rank's GPU under torchrun), ``cpu``, ``cuda``, ``cuda:N``.
     device: str = "auto"
+    #: cuDNN autotuning on GPUs (MUNIT turns it on): faster, but GPU runs are then not bit-reproducible.
+    cudnn_benchmark: bool = True
     #: CPU threads for torch (0: leave torch's default). 1 is fastest for tiny models on a busy machine.
     threads: int = 0
     #: Method config fields to override after the preset (``{"dim": 16}``).

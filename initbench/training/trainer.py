@@ -67,12 +67,15 @@ class _Run:
             if stored.get("method") != cfg.method:
                 raise UsageError(f"--method: the run in {self.out} trains {stored.get('method')!r}; got {cfg.method!r}")
             stored.update(max_steps=cfg.max_steps, out=cfg.out, data=cfg.data or stored.get("data", ""), device=cfg.device, threads=cfg.threads)
-            cfg = TrainConfig(**stored)
+            known = {f.name for f in dataclasses.fields(TrainConfig)}
+            cfg = TrainConfig(**{k: v for k, v in stored.items() if k in known})
         elif ckpt_path.exists():
             raise UsageError(f"--out: {self.out} already holds a run (checkpoint.pt); pass --resume to continue it or choose another --out")
         self.cfg = cfg.validate()
         if cfg.threads > 0:
             torch.set_num_threads(cfg.threads)
+        if info.device.type == "cuda":
+            torch.backends.cudnn.benchmark = cfg.cudnn_benchmark
         torch.manual_seed(cfg.seed)
         if blob is not None:
             method_cfg = config_from_dict(cfg.method, blob["config"])
