@@ -154,7 +154,14 @@ def parse_text(text: str, *, domain: str, source: str = "<string>") -> ParseResu
     goes through the line-by-line parser, one record (or one stray line) at a time, so the
     findings are the same as a line-by-line parse of the whole file.
     """
-    lines = text.splitlines()
+    return parse_lines(text.splitlines(), domain=domain, source=source)
+
+
+def parse_lines(lines: list[str], *, domain: str, source: str = "<string>", line_offset: int = 0) -> ParseResult:
+    """:func:`parse_text` on lines (without line ends) that start at line ``line_offset + 1`` of
+    ``source``. A piece cut by :func:`record_chunks` parses to exactly what the same lines give
+    inside the whole file."""
+    off = line_offset
     records: list[Record] = []
     findings: list[Finding] = []
     n = len(lines)
@@ -168,16 +175,33 @@ def parse_text(text: str, *, domain: str, source: str = "<string>") -> ParseResu
             j = i + 1
             while j < n and lines[j].strip():
                 j += 1
-            rec = _parse_block_fast(lines, i, j, domain, source)
+            rec = _parse_block_fast(lines, i, j, domain, source, off)
             if rec is not None:
                 records.append(rec)
                 i = j
                 continue
-        i = _parse_step(lines, i, domain, source, records, findings)
+        i = _parse_step(lines, i, domain, source, records, findings, off)
     return ParseResult(records, findings)
 
 
-def _parse_block_fast(lines: list[str], i: int, j: int, domain: str, source: str) -> Record | None:
+def record_chunks(lines: list[str], target: int) -> list[tuple[int, int]]:
+    """Cut ``lines`` into pieces of about ``target`` lines, each ending with a blank line and the
+    next starting with a record header, so that every piece parses on its own (in parallel) to
+    the records and findings of the whole file: every parser state resets at such a point."""
+    cuts = [0]
+    k = target
+    n = len(lines)
+    while k < n:
+        while k < n and not (not lines[k - 1].strip() and _HEADER.match(lines[k].strip())):
+            k += 1
+        if k < n:
+            cuts.append(k)
+        k += target
+    cuts.append(n)
+    return [(a, b) for a, b in zip(cuts, cuts[1:]) if b > a]
+
+
+def _parse_block_fast(lines: list[str], i: int, j: int, domain: str, source: str, off: int = 0) -> Record | None:
     """The record of lines[i:j] if it is exactly in the official shape, else None."""
     if j - i < 5:
         return None
@@ -202,18 +226,18 @@ def _parse_block_fast(lines: list[str], i: int, j: int, domain: str, source: str
             t = lines[k].split()
             if len(t) != 5:
                 return None
-            boxes.append(Box(int(t[0]), float(t[1]), float(t[2]), float(t[3]), float(t[4]), line=k + 1))
+            boxes.append(Box(int(t[0]), float(t[1]), float(t[2]), float(t[3]), float(t[4]), line=k + 1 + off))
     except ValueError:
         return None
     return Record(domain=domain, index=index, path=path, channels=channels, height=height, width=width, num=num,
-                  boxes=tuple(boxes), zero_field=0, source=source, line=i + 1)
+                  boxes=tuple(boxes), zero_field=0, source=source, line=i + 1 + off)
 
 
-def _parse_step(lines: list[str], i: int, domain: str, source: str, records: list[Record], findings: list[Finding]) -> int:
+def _parse_step(lines: list[str], i: int, domain: str, source: str, records: list[Record], findings: list[Finding], off: int = 0) -> int:
     """Line-by-line parse of the record (or stray line) at non-blank line ``i``; returns the next index."""
 
     def bad(rule: str, lineno: int, msg: str) -> None:
-        findings.append(make_finding(rule, source, lineno, msg))
+        findings.append(make_finding(rule, source, lineno + off, msg))
 
     raw = lines[i].strip()
     m = _HEADER.match(raw)
@@ -225,7 +249,7 @@ def _parse_step(lines: list[str], i: int, domain: str, source: str, records: lis
     if index is None:
         bad("non-numeric-value", header_line, f"record index must be an integer, found {m.group(1)!r}")
         index = -1
-    rec, nxt = _parse_body(lines, i + 1, header_line, index, domain, source, bad)
+    rec, nxt = _parse_body(lines, i + 1, header_line, index, domain, source, bad, off)
     if rec is not None:
         records.append(rec)
     return nxt
@@ -250,7 +274,7 @@ def _next_record_start(lines: list[str], i: int) -> int:
     return i
 
 
-def _parse_body(lines, i, header_line, index, domain, source, bad):
+def _parse_body(lines, i, header_line, index, domain, source, bad, off=0):
     """Parse the lines after a header. Returns (record or None, next line index)."""
     n = len(lines)
 
@@ -315,7 +339,7 @@ def _parse_body(lines, i, header_line, index, domain, source, bad):
             bad("non-numeric-value", lineno, f"box line must be 'cls x1 y1 x2 y2' with numbers, found {lines[j - 1].strip()!r}")
             ok = False
             continue
-        boxes.append(Box(cls, *coords, line=lineno))  # type: ignore[arg-type]
+        boxes.append(Box(cls, *coords, line=lineno + off))  # type: ignore[arg-type]
     if ok and len(boxes) != count:
         bad(
             "box-count-mismatch",
@@ -340,32 +364,32 @@ def _parse_body(lines, i, header_line, index, domain, source, bad):
         boxes=tuple(boxes),
         zero_field=zero_v,
         source=source,
-        line=header_line,
+        line=header_line + off,
     )
     return rec, j
 
 
-def parse_file(path: str | os.PathLike, *, domain: str | None = None) -> ParseResult:
-    """Parse one annotation file. ``domain`` defaults to the one in the file name."""
+def read_annotation_lines(path: str | os.PathLike, *, domain: str | None = None) -> tuple[str | None, list[str], list[Finding]]:
+    """(domain, lines, findings) of one annotation file; on a problem: (None, [], [annotation-unreadable])."""
     path = Path(path)
     dom = domain or domain_from_filename(path)
     if dom is None:
-        return ParseResult(
-            [],
-            [
-                make_finding(
-                    "annotation-unreadable",
-                    str(path),
-                    None,
-                    f"cannot tell the domain of this file from its name; expected a name starting with one of {', '.join(DOMAINS)} (e.g. sunny1.txt), or pass the domain explicitly",
-                )
-            ],
-        )
+        msg = (f"cannot tell the domain of this file from its name; expected a name starting with one of {', '.join(DOMAINS)} "
+               "(e.g. sunny1.txt), or pass the domain explicitly")
+        return None, [], [make_finding("annotation-unreadable", str(path), None, msg)]
     try:
         text = path.read_text(encoding="utf-8-sig")  # a byte-order mark, if any, is not part of the first line
     except (OSError, UnicodeDecodeError) as exc:
-        return ParseResult([], [make_finding("annotation-unreadable", str(path), None, f"cannot read as UTF-8 text: {exc}")])
-    return parse_text(text, domain=dom, source=str(path))
+        return None, [], [make_finding("annotation-unreadable", str(path), None, f"cannot read as UTF-8 text: {exc}")]
+    return dom, text.splitlines(), []
+
+
+def parse_file(path: str | os.PathLike, *, domain: str | None = None) -> ParseResult:
+    """Parse one annotation file. ``domain`` defaults to the one in the file name."""
+    dom, lines, problems = read_annotation_lines(path, domain=domain)
+    if dom is None:
+        return ParseResult([], problems)
+    return parse_lines(lines, domain=dom, source=str(path))
 
 
 def format_record(rec: Record) -> str:

@@ -89,7 +89,9 @@ def _check_job(args):
     return check_units(*args)
 
 
-class _Done:
+class Ready:
+    """A finished result with the `.result()` of a future (the in-process path of a pool)."""
+
     def __init__(self, value):
         self._value = value
 
@@ -141,7 +143,7 @@ def scan_tree(
         if not batch and not after:
             return
         args = (batch, sources, manifest, with_hash, annotated)
-        fut = pool.submit(_check_job, args) if pool is not None else _Done(_check_job(args))
+        fut = pool.submit(_check_job, args) if pool is not None else Ready(_check_job(args))
         pending.append((fut, batch_files, after))
         batch, batch_files, after = [], 0, []
 

@@ -19,13 +19,14 @@ from __future__ import annotations
 import hashlib
 import os
 import time
+from collections import deque
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Callable, Sequence
 
-from initbench.dataset.annotations import find_annotation_files, parse_file
-from initbench.dataset.dirscan import scan_tree, split_key
+from initbench.dataset.annotations import find_annotation_files, parse_lines, read_annotation_lines, record_chunks
+from initbench.dataset.dirscan import Ready, scan_tree, split_key
 from initbench.dataset.filescan import iter_disk_images, probe_file  # noqa: F401  (re-exported)
 from initbench.dataset.findings import ERROR, RULES, WARNING, Finding, make_finding
 from initbench.dataset.release import CATEGORY_KEYS, DOMAINS, PAPER_COUNTS
@@ -36,15 +37,19 @@ from initbench.errors import UsageError
 Progress = Callable[[int, int], None]
 #: Roughly how many bytes of annotation text one record takes (to size the pool before parsing).
 _BYTES_PER_RECORD = 150
+#: Lines of annotation text per parsing task (about 1,000 records).
+ANNOTATION_CHUNK_LINES = 8000
 
 
-def check_annotation_file(path: str, tolerance: float, min_size: float) -> tuple[list[Finding], list[tuple]]:
-    """Parse and validate one annotation file (runs in a worker).
+def check_annotation_lines(source: str, domain: str, lines: list[str], offset: int, tolerance: float, min_size: float
+                           ) -> tuple[list[Finding], list[tuple]]:
+    """Parse and validate a piece of an annotation file (runs in a worker; see
+    :func:`~initbench.dataset.annotations.record_chunks`).
 
     Returns the findings and, per record, ``(key, relpath, domain, channels, height, width,
     line, n_car, n_sign, n_person)``.
     """
-    parsed = parse_file(path)
+    parsed = parse_lines(lines, domain=domain, source=source, line_offset=offset)
     findings = list(parsed.findings)
     rows = []
     for rec in parsed.records:
@@ -57,7 +62,7 @@ def check_annotation_file(path: str, tolerance: float, min_size: float) -> tuple
 
 
 def _check_annotation_job(args) -> tuple[list[Finding], list[tuple]]:
-    return check_annotation_file(*args)
+    return check_annotation_lines(*args)
 
 
 def _annotation_files(root: Path, annotations: Sequence[str | os.PathLike] | None) -> list[Path]:
@@ -107,7 +112,7 @@ def verify_dataset(
     pool_cm = ProcessPoolExecutor(max_workers=n_workers) if n_workers > 1 else nullcontext(None)
     sources = [str(f) for f in files]
     with pool_cm as pool:
-        findings, expected, domains = _read_annotations(files, pool, tolerance, min_size)
+        findings, expected, domains = _read_annotations(files, pool, n_workers, tolerance, min_size)
         t_parse = time.perf_counter() - t0
         total = sum(len(g) for g in expected.values())
         scanned = scan_tree(root, expected, rows, sources, None if manifest is None else str(manifest), bool(with_hash),
@@ -140,21 +145,34 @@ def verify_dataset(
     }
 
 
-def _read_annotations(files: list[Path], pool, tolerance: float, min_size: float):
+def _annotation_jobs(files: list[Path], tolerance: float, min_size: float):
+    """(file index, job or unreadable-file findings), file by file, piece by piece."""
+    for src, f in enumerate(files):
+        dom, lines, problems = read_annotation_lines(f)
+        if dom is None:
+            yield src, problems
+            continue
+        for a, b in record_chunks(lines, ANNOTATION_CHUNK_LINES):
+            yield src, (str(f), dom, lines[a:b], a, tolerance, min_size)
+
+
+def _read_annotations(files: list[Path], pool, workers: int, tolerance: float, min_size: float):
     """Findings, records grouped by folder (``folder -> {name: (relpath, channels, height, width,
-    file index, line)}``, see :mod:`.dirscan`) and per-domain counts."""
-    jobs = [(str(f), tolerance, min_size) for f in files]
-    results = pool.map(_check_annotation_job, jobs) if pool is not None and len(files) > 1 else map(_check_annotation_job, jobs)
+    file index, line)}``, see :mod:`.dirscan`) and per-domain counts. Pieces of the files are
+    parsed in the pool (a bounded number in flight) and consumed in file order."""
     findings: list[Finding] = []
     expected: dict[str, dict[str, tuple]] = {}
     domains = {d: {"images": 0, "records": 0, "expected": PAPER_COUNTS[d].total, "boxes": {k: 0 for k in CATEGORY_KEYS.values()}} for d in DOMAINS}
     dups = DuplicateTracker()
-    for src, (file_findings, rows) in enumerate(results):
-        findings += file_findings
-        source = jobs[src][0]
+    sources = [str(f) for f in files]
+
+    def take(src: int, result) -> None:
+        part_findings, rows = result
+        findings.extend(part_findings)
+        source = sources[src]
         for key, relpath, domain, c, h, w, line, n_car, n_sign, n_person in rows:
             first = key not in dups
-            findings += dups.add_fields(key, relpath, domain, source, line)
+            findings.extend(dups.add_fields(key, relpath, domain, source, line))
             if not first:
                 continue
             folder, name = split_key(key)
@@ -165,6 +183,19 @@ def _read_annotations(files: list[Path], pool, tolerance: float, min_size: float
             boxes["car"] += n_car
             boxes["sign"] += n_sign
             boxes["person"] += n_person
+
+    pending: deque = deque()
+    for src, job in _annotation_jobs(files, tolerance, min_size):
+        if isinstance(job, list):  # the file could not be read: its findings, in file order
+            pending.append((src, Ready((job, []))))
+        else:
+            pending.append((src, pool.submit(_check_annotation_job, job) if pool is not None else Ready(_check_annotation_job(job))))
+        while len(pending) > 2 * workers:
+            s, fut = pending.popleft()
+            take(s, fut.result())
+    while pending:
+        s, fut = pending.popleft()
+        take(s, fut.result())
     return findings, expected, domains
 
 

@@ -135,7 +135,7 @@ def test_fast_path_equals_the_line_by_line_parser_on_damaged_text(mini_init_root
     findings (rules, lines, messages) must equal those of the line-by-line parser."""
     import random
 
-    from initbench.dataset.annotations import _parse_slow
+    from initbench.dataset.annotations import _parse_slow, parse_lines, record_chunks
 
     base = (mini_init_root / "batch1_anno" / "night1.txt").read_text().split("\n") + SAMPLE.split("\n")
     edits = ["", "  ", "# 7", "#", "0", "1", "3 40 64 1", "1 1 2 3", "1.0 1 2 3 4", "x", "1 nan 2 3 4", "/a/b.png", "-1"]
@@ -156,6 +156,11 @@ def test_fast_path_equals_the_line_by_line_parser_on_damaged_text(mini_init_root
         slow = _parse_slow(text.splitlines(), "night", "n.txt")
         assert fast.findings == slow.findings
         assert repr(fast.records) == repr(slow.records)  # repr: NaN != NaN, and it shows the line numbers too
+        lines = text.splitlines()
+        for target in (1, 4, 9):  # parsing pieces (as verify-dataset's workers do) gives the same
+            pieces = [parse_lines(lines[a:b], domain="night", source="n.txt", line_offset=a) for a, b in record_chunks(lines, target)]
+            assert [f for p in pieces for f in p.findings] == fast.findings
+            assert repr([r for p in pieces for r in p.records]) == repr(fast.records)
 
 
 def test_windows_line_ends_and_byte_order_mark(tmp_path):
