@@ -6,12 +6,14 @@ and truncation from the missing IEND chunk. Pixels are never decoded. ``with_has
 streams every image through sha256 instead (one read per file, header checks from the same
 bytes) and compares with a manifest when one is given (:mod:`.verify_manifest`).
 
-With a worker pool, annotation files are parsed and validated in the workers (one task per
-file), which send back one small tuple per record; then image folders are checked in the
-workers too, a slice of a folder per task with its records (:mod:`.dirscan`). Memory holds one
-tuple per annotated image and the findings, never a list of every file. Nothing here raises on a bad file: every problem
-becomes a :class:`~initbench.dataset.findings.Finding`. Only an unusable root or argument
-raises (:class:`~initbench.errors.UsageError`, exit code 2).
+With a worker pool, annotation files are parsed and validated in the workers, in pieces cut
+at record boundaries (about 1,000 records a task), which send back one small tuple per record;
+then image folders are checked in the workers too, a slice of a folder per task with its
+records (:mod:`.dirscan`). Memory holds one tuple per annotated image and the findings, never
+a list of every file. Results are consumed in submission order, so the report is the same
+whatever the number of workers. Nothing here raises on a bad file: every problem becomes a
+:class:`~initbench.dataset.findings.Finding`. Only an unusable root or argument raises
+(:class:`~initbench.errors.UsageError`, exit code 2).
 """
 
 from __future__ import annotations
