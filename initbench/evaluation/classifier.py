@@ -61,7 +61,7 @@ class Recipe:
 
 RECIPES = {
     "inception_v3": Recipe(),
-    "small": Recipe(arch="small", input_size=64, short_side=360, epochs=12, batch_size=16, lr=3e-3, aux_weight=0.0),
+    "small": Recipe(arch="small", input_size=64, short_side=360, epochs=12, batch_size=8, lr=3e-3, aux_weight=0.0),
 }
 
 

@@ -8,7 +8,7 @@ from initbench.evaluation.classifier import build_classifier, load_classifier, t
 
 def test_small_classifier_beats_chance_clearly(eval_root, tmp_path):
     out = tmp_path / "clf.pt"
-    report = train_classifier(eval_root, out, small=True, short_side=40, epochs=2)
+    report = train_classifier(eval_root, out, small=True, short_side=40, epochs=3)
     # 4 domains: chance is 0.25; the largest test domain (night) alone is about half of the test set.
     assert report["accuracy"] >= 0.7
     assert sum(v >= 0.5 for v in report["per_domain_accuracy"].values()) >= 3
