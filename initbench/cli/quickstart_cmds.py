@@ -87,13 +87,15 @@ def register(group: click.Group) -> None:
             if st[f"evaluate-{m}"].get("lpips_backbone") == "random":
                 err_console.print(f"[yellow]note[/] {note}", highlight=False, soft_wrap=True)
                 break
-        print_tables(build_tables(load_entries(f"{out}/leaderboards", "mini-init", task)))
+        headline = ("lpips_diversity", "cis_exp", "is_exp")  # the paper's three; the rest via `leaderboard show`
+        print_tables([t for t in build_tables(load_entries(f"{out}/leaderboards", "mini-init", task))
+                      if t.metric in headline])
         total = sum(result["seconds"].values())
         console.print(f"report: {st['report']['path']}", highlight=False)
         console.print(f"entries: {', '.join(st['leaderboard']['entries'].values())}", highlight=False)
         if st["leaderboard"]["submitted_to"]:
             console.print(f"also submitted: {', '.join(st['leaderboard']['submitted_to'].values())}", highlight=False)
-        console.print(f"show again: initbench leaderboard show --root {out}/leaderboards --benchmark mini-init",
+        console.print(f"all metrics: initbench leaderboard show --root {out}/leaderboards --benchmark mini-init",
                       highlight=False)
         if json_out:
             write_json(json_out, result)

@@ -145,7 +145,8 @@ COLUMNS = ("rank", "method", "value", "seeds", "params", "implementation", "entr
 def row_cells(row: Row, short: bool = False) -> list[str]:
     """Cells in COLUMNS order; ``short`` gives the entry's file name only (for narrow terminals)."""
     file = Path(row.file).name if short else row.file
-    return ["ref" if row.rank is None else str(row.rank), _label(row), row.text, _seeds(row), _params(row), row.implementation, file]
+    impl = {"reimplementation": "reimpl."}.get(row.implementation, row.implementation) if short else row.implementation
+    return ["ref" if row.rank is None else str(row.rank), _label(row), row.text, _seeds(row), _params(row), impl, file]
 
 
 def legend(table: Table) -> list[str]:
