@@ -146,6 +146,7 @@ def register(group: click.Group) -> None:
                          hardware, checkpoints, seeds, out) -> None:
         """Build a measured entry from evaluator RESULTS of several seeds; validate it; exit 1 on problems."""
         entry_dir = Path(".") if out == "-" else Path(out).parent
+        entry_dir.mkdir(parents=True, exist_ok=True)  # relative paths resolve through it
         seed_list = None
         if seeds is not None:
             try:
