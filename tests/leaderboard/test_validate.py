@@ -206,3 +206,22 @@ def test_build_refuses_mixed_configurations(make_results, tmp_path):
     with pytest.raises(UsageError, match="--seeds: neither the results nor --checkpoint files give the training seed"):
         build_entry([d], benchmark="init-v1", code_url="u", command="c")
     assert build_entry([d], benchmark="init-v1", code_url="u", command="c", seeds=[7])["seeds"] == [7]
+
+
+def test_average_components_must_match_the_per_task_entries(repo_root, tmp_path):
+    src = repo_root / "leaderboards" / "init-v1"
+    files = []
+    for p in iter_entry_files(repo_root / "leaderboards", "init-v1"):
+        e = json.loads(p.read_text())
+        if e["method"] != "cyclegan":
+            continue
+        if e["task"] == "average" and "lpips_diversity" in e["metrics"]:
+            e["metrics"]["lpips_diversity"]["components"]["sunny2night"] = 0.017  # the average still rounds to 0.012
+        q = tmp_path / p.relative_to(src)
+        q.parent.mkdir(parents=True, exist_ok=True)
+        q.write_text(json.dumps(e))
+        files.append(q)
+    report = validate_files(files)
+    assert [(p.path, p.message) for p in report.problems] == [
+        ("$.metrics.lpips_diversity.components.sunny2night", "0.017 differs from the sunny2night entry's reported 0.016")
+    ]
