@@ -201,3 +201,56 @@ def test_registered_with_presets():
     with torch.no_grad():  # the tiny content discriminator fits the 16 x 16 content of a 64 px crop
         out = DRIT(tiny).disContent(torch.zeros(2, 4 * tiny.dim, 16, 16))[0]
     assert out.shape == (2 * 3 * 3,)
+
+
+def _reference_drit_a2b(sd_c: dict, sd_a: dict, sd_g: dict, x: torch.Tensor, ref: torch.Tensor, z: torch.Tensor):
+    """DRIT HEAD's E_content.forward_a, E_attr_concat.forward_b (mu) and G_concat.forward_b, written out."""
+    import torch.nn.functional as F
+
+    def conv(h, sd, name, stride=1, pad=0):
+        return F.conv2d(F.pad(h, (pad,) * 4, mode="reflect") if pad else h, sd[f"{name}.weight"], sd[f"{name}.bias"], stride=stride)
+
+    def res(h, sd, name):  # INSResBlock: pad conv IN ReLU pad conv IN, + x
+        r = F.relu(F.instance_norm(conv(h, sd, f"{name}.model.1", pad=1)))
+        return h + F.instance_norm(conv(r, sd, f"{name}.model.5", pad=1))
+
+    h = F.leaky_relu(conv(x, sd_c, "convA.0.model.1", pad=3), 0.01)
+    h = F.relu(F.instance_norm(conv(h, sd_c, "convA.1.model.1", 2, 1)))
+    h = F.relu(F.instance_norm(conv(h, sd_c, "convA.2.model.1", 2, 1)))
+    for i in (3, 4, 5):
+        h = res(h, sd_c, f"convA.{i}")
+    content = res(h, sd_c, "conv_share.0")
+
+    a = conv(ref, sd_a, "conv_B.1", 2, 1)
+    for i in (2, 3, 4):
+        t = conv(F.leaky_relu(a, 0.2), sd_a, f"conv_B.{i}.conv.2", pad=1)
+        t = F.avg_pool2d(conv(F.leaky_relu(t, 0.2), sd_a, f"conv_B.{i}.conv.4.1", pad=1), 2)
+        a = t + conv(F.avg_pool2d(a, 2), sd_a, f"conv_B.{i}.shortcut.1")
+    mu = F.linear(F.adaptive_avg_pool2d(F.leaky_relu(a, 0.2), 1).flatten(1), sd_a["fc_B.0.weight"], sd_a["fc_B.0.bias"])
+
+    def cat(h):
+        return torch.cat([h, z[:, :, None, None].expand(-1, -1, *h.shape[2:])], 1)
+
+    def up(h, name):  # ConvTranspose2d x2, F.layer_norm over C,H,W with C x 1 x 1 affine, ReLU
+        h = F.conv_transpose2d(h, sd_g[f"{name}.model.0.weight"], sd_g[f"{name}.model.0.bias"], 2, 1, 1)
+        shape = h.shape[1:]
+        return F.relu(F.layer_norm(h, shape, sd_g[f"{name}.model.1.weight"].expand(shape), sd_g[f"{name}.model.1.bias"].expand(shape)))
+
+    h = cat(res(content, sd_g, "dec_share.0"))
+    for i in range(3):
+        h = res(h, sd_g, f"decB1.{i}")
+    h = cat(up(cat(up(cat(h), "decB2.0")), "decB3.0"))
+    return content, mu, torch.tanh(F.conv_transpose2d(h, sd_g["decB4.0.weight"], sd_g["decB4.0.bias"]))
+
+
+def test_encoders_and_generator_equal_the_authors_computation():
+    torch.manual_seed(0)
+    m = DRIT(DRITConfig(dim=4, nz=3), with_discriminators=False).eval()
+    with torch.no_grad():
+        for module in (m.gen.decB2[0].model[1], m.gen.decB3[0].model[1]):
+            module.weight.normal_(), module.bias.normal_()
+        x, ref, z = torch.rand(2, 3, 20, 24) * 2 - 1, torch.rand(2, 3, 32, 32) * 2 - 1, torch.randn(2, 3)
+        content, mu, y = _reference_drit_a2b(m.enc_c.state_dict(), m.enc_a.state_dict(), m.gen.state_dict(), x, ref, z)
+        assert torch.allclose(m.encode(x), content, atol=1e-5)
+        assert torch.allclose(m.enc_a.forward_b(ref)[0], mu, atol=1e-5)
+        assert torch.allclose(m.translate(x, style=z), y, atol=1e-5)
