@@ -108,9 +108,7 @@ def test_cli_build_prints_counts_and_leakage_and_check_exits_1(mini_init_root, t
 
 
 def test_committed_mini_init_manifest_matches_the_default_synth_plan():
-    """The committed manifest lists exactly the default synth's frames, at the default size,
-    with split v1; its sha256 values are checked by `initbench manifest check` on a fresh synth
-    (too slow for this suite; see CONTRIBUTING)."""
+    """The committed manifest lists exactly the default synth's frames, at the default size, with split v1."""
     rows = read_manifest(REPO / "manifests/mini-init/manifest.csv.gz")
     plans = plan_frames(DEFAULT_PER_DOMAIN, seed=0)
     assert sorted(r.key for r in rows) == sorted(p.key for p in plans)
@@ -132,3 +130,13 @@ def test_cli_build_from_path_lists(mini_init_root, tmp_path):
     (tmp_path / "te.txt").write_text("sunny/dw_nowhere/1_00001.png\n")
     res = CliRunner().invoke(main, ["manifest", "build", str(mini_init_root), "--out", str(out), "--test-list", str(tmp_path / "te.txt")])
     assert res.exit_code == 2 and "te.txt: 1 listed image(s) are not in the copy" in " ".join(res.output.split())
+
+
+@pytest.mark.slow
+def test_a_fresh_default_synth_matches_the_committed_manifest_byte_for_byte(tmp_path):
+    from initbench.dataset.specs import spec_path
+    from initbench.dataset.synthetic import synthesize
+
+    synthesize(tmp_path / "mini", seed=0, workers=2)
+    assert check_manifest(tmp_path / "mini", REPO / "manifests/mini-init/manifest.csv.gz", with_hash=True) == []
+    assert spec_path("mini-init-manifest.csv.gz").read_bytes() == (REPO / "manifests/mini-init/manifest.csv.gz").read_bytes()
