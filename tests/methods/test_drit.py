@@ -254,3 +254,31 @@ def test_encoders_and_generator_equal_the_authors_computation():
         assert torch.allclose(m.encode(x), content, atol=1e-5)
         assert torch.allclose(m.enc_a.forward_b(ref)[0], mu, atol=1e-5)
         assert torch.allclose(m.translate(x, style=z), y, atol=1e-5)
+
+
+def test_concat0_generator_equals_the_authors_computation():
+    import torch.nn.functional as F
+
+    torch.manual_seed(0)
+    m = DRIT(DRITConfig(concat=0, dim=4, nz=3), with_discriminators=False).eval()
+    sd = m.gen.state_dict()
+    content, z = torch.randn(2, 16, 5, 6), torch.randn(2, 3)
+
+    def c1(h, name):
+        return F.conv2d(h, sd[f"{name}.weight"], sd[f"{name}.bias"])
+
+    with torch.no_grad():
+        hidden = F.relu(F.linear(F.relu(F.linear(z, sd["mlpB.0.weight"], sd["mlpB.0.bias"])), sd["mlpB.2.weight"], sd["mlpB.2.bias"]))
+        codes = torch.split(F.linear(hidden, sd["mlpB.4.weight"], sd["mlpB.4.bias"]), 16, dim=1)
+        h = content
+        for k, code in enumerate(codes, start=1):
+            zz = code[:, :, None, None].expand(-1, -1, *h.shape[2:])
+            o1 = F.instance_norm(F.conv2d(F.pad(h, (1,) * 4, mode="reflect"), sd[f"decB{k}.conv1.0.1.weight"], sd[f"decB{k}.conv1.0.1.bias"]))
+            o2 = F.relu(c1(F.relu(c1(torch.cat([o1, zz], 1), f"decB{k}.blk1.0")), f"decB{k}.blk1.2"))
+            o3 = F.instance_norm(F.conv2d(F.pad(o2, (1,) * 4, mode="reflect"), sd[f"decB{k}.conv2.0.1.weight"], sd[f"decB{k}.conv2.0.1.bias"]))
+            h = F.relu(c1(F.relu(c1(torch.cat([o3, zz], 1), f"decB{k}.blk2.0")), f"decB{k}.blk2.2")) + h
+        for i in (0, 1):
+            h = F.conv_transpose2d(h, sd[f"decB5.{i}.model.0.weight"], sd[f"decB5.{i}.model.0.bias"], 2, 1, 1)
+            h = F.relu(F.layer_norm(h, h.shape[1:], sd[f"decB5.{i}.model.1.weight"].expand(h.shape[1:]), sd[f"decB5.{i}.model.1.bias"].expand(h.shape[1:])))
+        y = torch.tanh(F.conv_transpose2d(h, sd["decB5.2.weight"], sd["decB5.2.bias"]))
+        assert torch.allclose(m.decode(content, style=z), y, atol=1e-5)
