@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 from click.testing import CliRunner
 
 from initbench.cli import main
@@ -77,3 +78,16 @@ def test_cli(mini_init_root, tmp_path):
     res = CliRunner().invoke(main, ["prepare", str(mini_init_root), str(tmp_path / "o"), "--size", "16"])
     assert res.exit_code == 0, res.output
     assert "48 images (48 written, 0 already there)" in res.output and "verified" in res.output
+
+
+def test_loading_the_copy_equals_loading_the_originals_on_the_fly(mini_init_root, prepared):
+    from initbench.dataset.loaders import DomainImages
+
+    out, _ = prepared
+    a = DomainImages(mini_init_root, "night", split="all", size=20, max_boxes=None)
+    b = DomainImages(out, "night", split="all", size=20, max_boxes=None)
+    assert a.keys == b.keys
+    for i in range(len(a)):
+        x, y = a[i], b[i]
+        assert torch.equal(x["image"], y["image"])  # same resize, lossless PNG
+        assert torch.allclose(x["boxes"], y["boxes"], atol=0.005)  # annotations rounded to 1/100 px
