@@ -53,8 +53,9 @@ def register(group: click.Group) -> None:
     @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path, exists=True))
     @click.option("--no-files", is_flag=True, help="Skip results files and checkpoints (schema and statistics only).")
     @click.option("-v", "--verbose", is_flag=True, help="Also list what was checked against which file.")
+    @click.option("--json", "json_out", default=None, help="Also write the report as JSON to this file ('-': stdout).")
     @handle_errors
-    def validate_cmd(files: tuple[Path, ...], no_files: bool, verbose: bool) -> None:
+    def validate_cmd(files: tuple[Path, ...], no_files: bool, verbose: bool, json_out: str | None) -> None:
         """Check entry FILEs (folders: every entry below them): schema, every mean and std recomputed
         from the per-seed values (unbiased std, n - 1, as OGB) and from the results files when present,
         sha256 of results files and checkpoints, fingerprint against the benchmark's. Exit 1 on any problem."""
@@ -66,6 +67,13 @@ def register(group: click.Group) -> None:
             else:
                 paths.append(f)
         report = validate_files(paths, check_files=not no_files)
+        if json_out:
+            write_json(json_out, {"files": [str(p) for p in paths], "ok": report.ok,
+                                  "problems": [{"file": p.file, "path": p.path, "message": p.message}
+                                               for p in report.problems],
+                                  "checked": report.checked, "unchecked": report.unchecked})
+            if json_out == "-":
+                sys.exit(1 if report.problems else 0)
         _print_report(report, verbose)
         n_bad = len({p.file for p in report.problems})
         console.print(f"{len(paths)} entr{'y' if len(paths) == 1 else 'ies'}: {len(paths) - n_bad} valid, "

@@ -79,6 +79,9 @@ def test_cli_validate_submit_show(measured_entry, tmp_path, repo_root):
     bad.write_text(json.dumps(entry))
     r = runner.invoke(main, ["leaderboard", "validate", str(bad)])
     assert r.exit_code == 1 and "$.metrics.fid.std: the per-seed values" in r.output
+    r = runner.invoke(main, ["leaderboard", "validate", str(bad), "--json", "-"])
+    assert r.exit_code == 1
+    assert [(p["file"], p["path"]) for p in json.loads(r.output)["problems"]] == [(str(bad), "$.metrics.fid.std")]
 
 
 def test_cli_from_results(make_results, tmp_path):
