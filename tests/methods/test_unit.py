@@ -137,3 +137,39 @@ def test_registered_with_presets():
     entry = get_method("unit")
     assert set(entry.presets) == {"tiny", "paper"} and entry.presets["paper"]() == UNITConfig()
     assert entry.load_official is load_official and entry.export_official is export_official
+
+
+def test_encoder_and_decoder_equal_the_authors_computation():
+    import torch.nn.functional as F
+
+    torch.manual_seed(0)
+    m = UNIT(UNITConfig(gen=UNITGenOptions(dim=4, n_res=2)), with_discriminators=False).eval()
+    sd_a, sd_b = m.gen_a.state_dict(), m.gen_b.state_dict()
+
+    def conv(h, sd, name, stride=1, pad=0):
+        return F.conv2d(F.pad(h, (pad,) * 4, mode="reflect"), sd[f"{name}.conv.weight"], sd[f"{name}.conv.bias"], stride=stride)
+
+    def res(h, sd, name):
+        r = F.relu(F.instance_norm(conv(h, sd, f"{name}.model.0", pad=1)))
+        return h + F.instance_norm(conv(r, sd, f"{name}.model.1", pad=1))
+
+    def layer_norm(h, sd, name):  # the authors' LayerNorm: unbiased std, divide by std + eps
+        flat = h.flatten(1)
+        h = (h - flat.mean(1).view(-1, 1, 1, 1)) / (flat.std(1).view(-1, 1, 1, 1) + 1e-5)
+        return h * sd[f"{name}.norm.gamma"].view(1, -1, 1, 1) + sd[f"{name}.norm.beta"].view(1, -1, 1, 1)
+
+    x = torch.rand(2, 3, 16, 20) * 2 - 1
+    h = F.relu(F.instance_norm(conv(x, sd_a, "enc.model.0", pad=3)))
+    h = F.relu(F.instance_norm(conv(h, sd_a, "enc.model.1", 2, 1)))
+    h = F.relu(F.instance_norm(conv(h, sd_a, "enc.model.2", 2, 1)))
+    for i in range(2):
+        h = res(h, sd_a, f"enc.model.3.model.{i}")
+    hidden = h
+    for i in range(2):
+        h = res(h, sd_b, f"dec.model.0.model.{i}")
+    for idx in (2, 4):
+        h = F.relu(layer_norm(conv(F.interpolate(h, scale_factor=2.0, mode="nearest"), sd_b, f"dec.model.{idx}", pad=2), sd_b, f"dec.model.{idx}"))
+    y = torch.tanh(conv(h, sd_b, "dec.model.5", pad=3))
+    with torch.no_grad():
+        assert torch.allclose(m.encode(x), hidden, atol=1e-5)
+        assert torch.allclose(m.translate(x), y, atol=1e-5)
