@@ -8,8 +8,9 @@ discriminators have equal widths. MUNIT's ``tiny`` preset has the cross-cycle te
 
 A step is timed exactly as the trainer runs it (per phase: forward ``phase_losses``, backward,
 Adam step; synchronised on CUDA), on the same batches of random pairs in the loaders' format
-with ``--boxes`` objects per image (crops of ``--crop-size``). Three configurations run, each in
-its own fresh process (so peak memory is its own):
+with ``--boxes`` objects per image (crops of ``--crop-size``). Step times come from one process
+that alternates one step of each configuration per round (a shared machine's changing load then
+slows all of them alike); peak memory from a fresh process per configuration. Configurations:
 
 * ``munit``: MUNIT;
 * ``init``: INIT (``ds``) with its object branch;
@@ -42,7 +43,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-SIZES = {"tiny": dict(size=[64, 64], crop_size=32, batch=2), "paper": dict(size=[360, 568], crop_size=120, batch=1)}
+SIZES = {"tiny": dict(size=[64, 64], crop_size=24, batch=2), "paper": dict(size=[360, 568], crop_size=120, batch=1)}
 
 
 def _sync(device):
@@ -52,19 +53,17 @@ def _sync(device):
         torch.cuda.synchronize(device)
 
 
-def run_one(args: dict) -> dict:
-    """One configuration in this (fresh) process; returns timings and memory."""
+def build(args: dict):
+    """Model, optimisers and 4 batches of one configuration."""
     import torch
     from torch.utils.data import default_collate
 
-    from initbench.methods.base import count_parameters, get_method
+    from initbench.methods.base import get_method
     from initbench.training.config import build_method_config
     from initbench.training.data import to_device
     from initbench.training.optim import build_optimizers
     from initbench.training.toy_data import RandomPairs
 
-    if args["threads"]:
-        torch.set_num_threads(args["threads"])
     device = torch.device(args["device"])
     torch.manual_seed(0)
     method = "munit" if args["name"] == "munit" else "init"
@@ -79,44 +78,82 @@ def run_one(args: dict) -> dict:
             b["a_ncrops"] = torch.zeros_like(b["a_ncrops"])
             b["b_ncrops"] = torch.zeros_like(b["b_ncrops"])
         batches.append(to_device(b, device))
+    return model, opts, batches, device
+
+
+def one_step(model, opts, batch, step, device, phases: dict) -> float:
+    """One trainer-style step; adds per-phase forward/backward/optimiser seconds to ``phases``; returns its seconds."""
+    _sync(device)
+    t_step = time.perf_counter()
+    for phase in model.phases(step):
+        opts[phase].zero_grad(set_to_none=True)
+        t0 = time.perf_counter()
+        losses = model.phase_losses(phase, batch, step)
+        _sync(device)
+        t1 = time.perf_counter()
+        losses["total"].backward()
+        _sync(device)
+        t2 = time.perf_counter()
+        opts[phase].step()
+        _sync(device)
+        t3 = time.perf_counter()
+        p = phases.setdefault(phase, {"forward": 0.0, "backward": 0.0, "optimizer": 0.0})
+        p["forward"] += t1 - t0
+        p["backward"] += t2 - t1
+        p["optimizer"] += t3 - t2
+    return time.perf_counter() - t_step
+
+
+def time_interleaved(common: dict, names: list[str]) -> dict:
+    """Step times of all configurations in one process, alternating one step of each per round, so that a
+    machine whose load changes over time slows every configuration alike."""
+    import torch
+
+    from initbench.methods.base import count_parameters
+
+    if common["threads"]:
+        torch.set_num_threads(common["threads"])
+    built = {n: build(dict(common, name=n)) for n in names}
+    times = {n: [] for n in names}
+    phases = {n: {} for n in names}
+    for r in range(common["warmup"] + common["steps"]):
+        for n in names:
+            model, opts, batches, device = built[n]
+            scratch: dict = {}
+            t = one_step(model, opts, batches[r % len(batches)], r, device, scratch)
+            if r >= common["warmup"]:
+                times[n].append(t)
+                for ph, d in scratch.items():
+                    acc = phases[n].setdefault(ph, {k: 0.0 for k in d})
+                    for k, v in d.items():
+                        acc[k] += v
+    out = {}
+    for n in names:
+        k = len(times[n])
+        out[n] = {
+            "name": n,
+            "parameters": count_parameters([built[n][0]]),
+            "seconds_per_step": sum(times[n]) / k,
+            "seconds_per_step_median": sorted(times[n])[k // 2],
+            "seconds_per_step_min": min(times[n]),
+            "phases": {ph: {kk: v / k for kk, v in d.items()} for ph, d in phases[n].items()},
+        }
+    return out
+
+
+def memory_one(args: dict) -> dict:
+    """Peak memory of one configuration in this (fresh) process over ``warmup + 2`` steps."""
+    import torch
+
+    if args["threads"]:
+        torch.set_num_threads(args["threads"])
+    model, opts, batches, device = build(args)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    phases: dict[str, dict[str, float]] = {}
-    steps = []
-    for step in range(args["warmup"] + args["steps"]):
-        batch = batches[step % len(batches)]
-        timed = step >= args["warmup"]
-        _sync(device)
-        t_step = time.perf_counter()
-        for phase in model.phases(step):
-            opts[phase].zero_grad(set_to_none=True)
-            t0 = time.perf_counter()
-            losses = model.phase_losses(phase, batch, step)
-            _sync(device)
-            t1 = time.perf_counter()
-            losses["total"].backward()
-            _sync(device)
-            t2 = time.perf_counter()
-            opts[phase].step()
-            _sync(device)
-            t3 = time.perf_counter()
-            if timed:
-                p = phases.setdefault(phase, {"forward": 0.0, "backward": 0.0, "optimizer": 0.0})
-                p["forward"] += t1 - t0
-                p["backward"] += t2 - t1
-                p["optimizer"] += t3 - t2
-        if timed:
-            steps.append(time.perf_counter() - t_step)
-    n = len(steps)
-    out = {
-        "name": args["name"],
-        "method": method,
-        "parameters": count_parameters([model]),
-        "seconds_per_step": sum(steps) / n,
-        "seconds_per_step_min": min(steps),
-        "phases": {ph: {k: v / n for k, v in d.items()} for ph, d in phases.items()},
-    }
+    for step in range(args["warmup"] + 2):
+        one_step(model, opts, batches[step % len(batches)], step, device, {})
+    out = {}
     if device.type == "cuda":
         out["peak_memory_bytes"] = torch.cuda.max_memory_allocated(device)
         out["memory_kind"] = "cuda max_memory_allocated"
@@ -153,13 +190,16 @@ def main() -> None:
         if getattr(a, k) is not None:
             sizes[k] = list(getattr(a, k)) if k == "size" else getattr(a, k)
     common = dict(preset=a.preset, device=device, boxes=a.boxes, steps=a.steps, warmup=a.warmup, threads=a.threads, **sizes)
+    names = ["munit", "init", "init_no_objects"]
     ctx = mp.get_context("spawn")
-    results = {}
-    for name in ("munit", "init", "init_no_objects"):
+    with ctx.Pool(1) as pool:
+        results = pool.apply(time_interleaved, (common, names))
+    for name in names:
         with ctx.Pool(1) as pool:
-            results[name] = pool.apply(run_one, (dict(common, name=name),))
+            results[name].update(pool.apply(memory_one, (dict(common, name=name),)))
         r = results[name]
-        print(f"{name:16s} {r['seconds_per_step']:.4f} s/step  peak {r['peak_memory_bytes'] / 2**20:.1f} MiB  params {r['parameters']:,}", file=sys.stderr)
+        print(f"{name:16s} {r['seconds_per_step']:.4f} s/step (median {r['seconds_per_step_median']:.4f})  "
+              f"peak {r['peak_memory_bytes'] / 2**20:.1f} MiB  params {r['parameters']:,}", file=sys.stderr)
     init, munit, image_only = results["init"], results["munit"], results["init_no_objects"]
     report = {
         "benchmark": "train_step",
@@ -167,6 +207,7 @@ def main() -> None:
         "settings": common,
         "results": results,
         "ratio_init_over_munit_step_time": init["seconds_per_step"] / munit["seconds_per_step"],
+        "ratio_init_over_munit_median_step_time": init["seconds_per_step_median"] / munit["seconds_per_step_median"],
         "ratio_init_over_munit_peak_memory": init["peak_memory_bytes"] / max(1, munit["peak_memory_bytes"]),
         "init_object_branch_share_of_step_time": 1.0 - image_only["seconds_per_step"] / init["seconds_per_step"],
         "machine": {

@@ -55,6 +55,15 @@ same (detached) fakes, as CycleGAN does; MUNIT re-generates fakes for its discri
 Multi-scale variant (``multiscale``): the object branch is fed the half-scale image (one per image,
 no boxes, no background style); the bank is {global, half}; full and half styles are applied to each other.
 
+Objects (OPEN: counts and pairing): the loader's instance crops (largest boxes first, resized to
+S x S, the paper's 120), at most ``max_objects`` per image; an object's swapped-in style comes from
+the bank of the target image in the same batch row (pairs are unaligned). Fig. 3 also draws a
+background *content*; there is no separate background content branch here (the background is part
+of the global content), so the background style drives object content only (OPEN).
+Random choices (prior styles, which bank entry) use torch's global RNG, which the trainer seeds and
+stores in checkpoints. Decodes that share a decoder run as one call (the decoder works per
+sample, so the result is the same; it saves calls on small tensors).
+
 Inference: global branch only, no boxes: ``translate(x)`` = target decoder(content of x, style).
 
 Optimiser (OPEN, MUNIT's): Adam lr 1e-4, betas (0.5, 0.999), weight decay 1e-4, x0.5 every 100k
@@ -67,7 +76,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
 from initbench.errors import UsageError
 from initbench.methods.base import MethodEntry, OptimizerSpec, TrainableTranslator, check_direction, register
@@ -132,7 +140,7 @@ class InitConfig:
 
 
 def tiny_config() -> InitConfig:
-    """A few channels, 64 px images, 32 px crops: seconds per step on a CPU."""
+    """A few channels (64 px images and 24 px crops in the trainer's tiny preset): seconds per step on a CPU."""
     return InitConfig(dim=8, n_res=2, mlp_dim=32, dis_dim=8, dis_n_layer=3, dis_num_scales=2, max_objects=3)
 
 
