@@ -8,8 +8,12 @@ library code returns values, these modules print them.
 from __future__ import annotations
 
 import click
+from rich_click.patch import patch as _rich_help
 
-from initbench import __version__
+# Rich help for every command: patch click before the command modules build their commands.
+_rich_help()
+
+from initbench import __version__  # noqa: E402
 from initbench.cli import dataset_cmds, eval_cmds, leaderboard_cmds, official_cmds, quickstart_cmds, split_cmds, train_cmds
 
 
