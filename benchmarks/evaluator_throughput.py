@@ -161,8 +161,9 @@ def make_classifier(arch: str, root: Path, task: str, short_side: int, path: Pat
     """A domain classifier from a random start (no weights offline), saved to ``path``.
 
     A random network with fresh batch-norm statistics (and a random head) saturates to one class
-    for every image, which would make IS/CIS trivial; so the statistics are set on the translator's
-    outputs for 8 source images, and the head is drawn to give logits of order 1 on them.
+    for every image, which would make IS/CIS trivial; so the batch-norm statistics are set on the
+    translator's outputs for 8 source images, and the head is drawn to give logits of order 1 on the
+    eval-mode features of those and 8 more outputs.
     Both sides of the comparison use this same file.
     """
     import torch
@@ -175,20 +176,25 @@ def make_classifier(arch: str, root: Path, task: str, short_side: int, path: Pat
     keys = I.domain_keys(I.split_of_root(root), parse_task(task)[0], "test")[:8]
     g = torch.Generator().manual_seed(0)
     with torch.no_grad():
-        x = torch.stack([I.load_image(I.key_path(root, k), short_side) for k in keys])
+        src = torch.stack([I.load_image(I.key_path(root, k), short_side) for k in keys])
         tr = make_translator().eval()
-        x = tr.translate(x, style=tr.sample_style(x.shape[0], generator=g)).clamp(-1, 1)
+        x = tr.translate(src, style=tr.sample_style(src.shape[0], generator=g)).clamp(-1, 1)
         for m in clf.modules():
             if isinstance(m, torch.nn.BatchNorm2d):
                 m.reset_running_stats()
                 m.momentum = None  # cumulative average: one pass sets the statistics
+        clf.train()
+        clf(x)  # batch-norm statistics from these outputs
+        clf.eval()
         feats = {}
         hook = clf.net.fc.register_forward_hook(lambda m, i, o: feats.update(f=i[0]))
-        clf.train()
-        clf(x)
+        y = tr.translate(src, style=tr.sample_style(src.shape[0], generator=g)).clamp(-1, 1)
+        clf(torch.cat([x, y]))  # eval-mode features of 16 outputs
         hook.remove()
         f = feats["f"]
-        w = torch.randn(clf.net.fc.weight.shape, generator=g) * 3 / (f.std(0).clamp(min=1e-6) * f.shape[1] ** 0.5)
+        sd = f.std(0)
+        sd = sd.clamp(min=float(sd.median()) + 1e-6)  # near-constant features must not get huge weights
+        w = torch.randn(clf.net.fc.weight.shape, generator=g) * 2 / (sd * f.shape[1] ** 0.5)
         clf.net.fc.weight.copy_(w)
         clf.net.fc.bias.copy_(-(w @ f.mean(0)))
     save_classifier(clf.eval(), path, init=init)
