@@ -33,7 +33,7 @@ def small_cfg(tmp_path):
 
     def make(name: str = "run", **overrides):
         values = dict(out=str(tmp_path / name), max_steps=4, batch_size=2, log_every=1, sample_every=0,
-                      checkpoint_every=0, image_size=32, crop=32, crop_size=16, method_overrides=dict(SMALL_INIT))
+                      checkpoint_every=0, image_size=32, crop=32, crop_size=16, device="cpu", method_overrides=dict(SMALL_INIT))
         values.update(overrides)
         return preset_config("tiny", **values)
 
