@@ -52,7 +52,7 @@ def test_translate_errors(tmp_path):
 def test_train_command_on_the_mini_init(mini_init_root, tmp_path, method):
     out = tmp_path / method
     args = ["train", "--method", method, "--data", str(mini_init_root), "--task", "sunny2night", "--preset", "tiny",
-            "--out", str(out), "--max-steps", "1", "--log-every", "1", "--threads", "1", "--json"]
+            "--out", str(out), "--max-steps", "1", "--log-every", "1", "--threads", "1", "--device", "cpu", "--json"]
     if method == "init":
         args += ["--set", "dim=4", "--set", "n_res=1", "--set", "mlp_dim=16"]
     res = CliRunner().invoke(main, args)
