@@ -172,12 +172,15 @@ def evaluate_cmd(method, ckpt, official_ckpt, config, root, task, classifier, pr
 
 
 def _print_result(r: dict, out) -> None:
-    conf = "conformant" if r["conformant"] else f"NOT conformant: {r['protocol_spec']['overrides']}"
-    t = Table(title=f"{r['method']} {r['task']}  protocol {r['protocol']} ({conf})")
+    spec = r["protocol_spec"]
+    why = [f"{k}={v}" for k, v in spec["overrides"].items()]
+    conf = "conformant" if r["conformant"] else "NOT conformant: " + ", ".join(why)
+    console.print(f"{r['method']} {r['task']}: protocol {r['protocol']}, {conf}", highlight=False)
+    t = Table()
     t.add_column("metric")
     t.add_column("value", justify="right")
     for k, v in r["metrics"].items():
-        t.add_row(k, _fmt(v))
+        t.add_row(k, _fmt(v, 6))
     console.print(t)
     fp = r["fingerprint"]
     short = {k: (v[:12] if isinstance(v, str) and len(v) == 64 else v) for k, v in fp.items()}

@@ -285,7 +285,7 @@ def train_classifier(
             opt.step()
             done += 1
             if progress is not None:
-                progress(done, total, {"loss": float(loss)})
+                progress(done, total, {"loss": loss.detach().item()})
     test_ds = _Images(root, test_items, rec.short_side, clf.input_size)
     test_loader = torch.utils.data.DataLoader(test_ds, batch_size=rec.batch_size, num_workers=num_workers)
     report = evaluate_classifier(clf, test_loader, device)

@@ -172,6 +172,8 @@ def evaluate(
     timings = {"encode_decode": 0.0, "classifier": 0.0, "lpips": 0.0, "fid_features": 0.0}
     assignment = I.split_of_root(root)
     inputs = I.draw(I.require(I.domain_keys(assignment, source, "test"), f"{source} test images", root), P.num_inputs, P.input_seed)
+    if len(inputs) < P.num_inputs:  # fewer test images than the protocol's inputs: all are used, recorded
+        P = P.with_overrides(num_inputs=len(inputs))
     scorers = _Scorers(classifier=classifier, lpips_backbone=lpips_backbone, lpips_seed=lpips_seed, device=device,
                        weights_dir=weights_dir, offline=offline, fid=fid, fid_extractor=fid_extractor)
     translator = translator.to(device).eval()

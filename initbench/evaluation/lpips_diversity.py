@@ -22,7 +22,7 @@ import warnings
 
 import torch
 
-from initbench.errors import CheckpointError, UsageError
+from initbench.errors import CheckpointError, UsageError, WeightsMissingError
 from initbench.evaluation import weights as W
 
 BACKBONES = ("pretrained", "random")
@@ -61,7 +61,10 @@ class LpipsScorer:
             raise UsageError(f"--lpips-backbone: expected one of {', '.join(BACKBONES)}; got {backbone!r}")
         alex_sd, alex_sha = None, "random"
         if backbone == "pretrained":
-            path, alex_sha = W.resolve("alexnet", weights_dir, offline=offline)
+            try:
+                path, alex_sha = W.resolve("alexnet", weights_dir, offline=offline)
+            except WeightsMissingError as exc:
+                raise WeightsMissingError(f"{exc} Or choose --lpips-backbone random (recorded as 'random').") from None
             alex_sd = torch.load(path, map_location="cpu", weights_only=True)
         lin_path, lin_sha = W.resolve("lpips-alex-v0.1")
         with torch.random.fork_rng(devices=[]), warnings.catch_warnings():

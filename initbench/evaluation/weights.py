@@ -172,12 +172,19 @@ def resolve(key: str, directory: str | os.PathLike | None = None, offline: bool 
         if offline or w.location != "hub":
             raise WeightsMissingError(
                 f"{w.filename} ({w.used_for}) is missing: expected it at {path}; offline, so nothing was "
-                f"downloaded. Place the file there (from {w.url}), or pass --dir with the folder that holds it, "
-                "or use a random backbone explicitly (recorded as 'random')."
+                f"downloaded. Place the file there (from {w.url}), or name the folder that holds it "
+                "(--weights-dir; `initbench weights --dir`)."
             )
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.part-{os.getpid()}")
-        torch.hub.download_url_to_file(w.url, str(tmp), hash_prefix=w.sha256_prefix, progress=False)
+        try:
+            torch.hub.download_url_to_file(w.url, str(tmp), hash_prefix=w.sha256_prefix, progress=False)
+        except (OSError, RuntimeError) as exc:  # no network (URLError is an OSError), or a hash mismatch
+            tmp.unlink(missing_ok=True)
+            raise WeightsMissingError(
+                f"{w.filename} ({w.used_for}) is missing at {path} and could not be downloaded from {w.url} "
+                f"({exc}). Place the file there, or name the folder that holds it (--weights-dir; `initbench weights --dir`)."
+            ) from None
         os.replace(tmp, path)
         row = inspect(w, directory)
     if row["status"] == "corrupt":

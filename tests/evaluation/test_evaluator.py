@@ -110,3 +110,13 @@ def test_cli_evaluate_translator_and_real(eval_root, tiny_translator_cls, classi
     assert len(real["per_input"]["lpips_pairs"]) == 2 and real["metrics"]["cis_kl"] is None
     res = CliRunner().invoke(main, ["evaluate", "--method", "tiny", "--data", str(eval_root), "--task", "sunny2night"])
     assert res.exit_code == 2 and "expected exactly one of them" in res.stderr
+
+
+def test_drit_pairing_option(run, first):
+    r = run(protocol=SMALL.with_overrides(pairing="drit", drit_pairs=20), fid=False)
+    rows = r["per_input"]["lpips_drit_pairs"]
+    assert len(rows) == 20 and all(i != j for i, j, _ in rows)
+    assert r["metrics"]["lpips_diversity"] == pytest.approx(sum(v for _, _, v in rows) / 20, rel=1e-12)
+    # the munit pairing is still computed from the same samples, and equals the headline run's
+    assert r["metrics_extra"]["lpips_munit_pairing"] == pytest.approx(first["metrics"]["lpips_diversity"], rel=1e-9)
+    assert r["protocol_spec"]["overrides"]["pairing"] == "drit"
