@@ -265,7 +265,9 @@ def train_classifier(
     else:
         sampler = torch.utils.data.RandomSampler(train_items, generator=g)
     ds = _Images(root, train_items, rec.short_side, clf.input_size)
-    loader = torch.utils.data.DataLoader(ds, batch_size=rec.batch_size, sampler=sampler, num_workers=num_workers, drop_last=False)
+    # drop_last: a last batch of one image would break batch norm in training mode
+    loader = torch.utils.data.DataLoader(ds, batch_size=rec.batch_size, sampler=sampler, num_workers=num_workers,
+                                         drop_last=len(train_items) > rec.batch_size)
     opt = torch.optim.Adam(clf.parameters(), lr=rec.lr, weight_decay=rec.weight_decay)
     total = rec.epochs * len(loader)
     done = 0

@@ -23,7 +23,7 @@ from typing import Any, Callable
 import torch
 
 from initbench.dataset.release import parse_task
-from initbench.errors import WeightsMissingError
+from initbench.errors import UsageError, WeightsMissingError
 from initbench.evaluation import images as I
 from initbench.evaluation import inception as IS
 from initbench.evaluation.classifier import load_classifier
@@ -162,7 +162,9 @@ def evaluate(
     """Run ``protocol`` on ``translator`` (a :class:`initbench.methods.base.Translator`) for ``task``.
 
     ``classifier``: path of a file from ``train-classifier`` (None: IS/CIS are null, with the
-    reason). ``progress(stage, done, total)`` is called as work advances. Returns the results dict
+    reason). ``batch_sizes`` overrides :func:`choose_batch_sizes` (``decode`` even, ``lpips``,
+    ``fid``); they change speed, not results. The translator is moved to ``device`` and put in
+    eval mode. ``progress(stage, done, total)`` is called as work advances. Returns the results dict
     (keys: protocol, protocol_spec, conformant, task, method, checkpoint_sha256, seed, inputs,
     metrics, metrics_extra, per_input, fingerprint, skipped, versions, device, batch_sizes, timings).
     """
@@ -196,7 +198,9 @@ def evaluate(
         for i, key in enumerate(inputs):
             x = I.load_image(I.key_path(root, key), P.short_side)[None].to(device)
             if bs is None:
-                bs = dict(batch_sizes or choose_batch_sizes(device, x.shape[-2], x.shape[-1], S))
+                bs = {**choose_batch_sizes(device, x.shape[-2], x.shape[-1], S), **(batch_sizes or {})}
+                if bs["decode"] % 2:
+                    raise UsageError(f"batch_sizes['decode']: expected an even number (pairs 2k, 2k+1 share a batch); got {bs['decode']}")
             content = timed("encode_decode", translator.encode, x, direction="a2b")
             n_gen = S if multimodal else 1
             styles = None
