@@ -239,9 +239,12 @@ def evaluate(
         per_input: dict[str, Any] = {"keys": inputs, "lpips": [sum(r) / len(r) if r else None for r in per_lpips], "lpips_pairs": per_lpips}
         if P.pairing == "drit":
             dp = drit_pair_indices(len(firsts), P.drit_pairs, P.pair_seed)
-            a = torch.cat([firsts[p] for p, _ in dp])
-            b = torch.cat([firsts[q] for _, q in dp])
-            dvals = timed("lpips", scorers.lpips.distances, a, b, bs["lpips"]).double()
+            chunk, parts = 4 * bs["lpips"], []
+            for c in range(0, len(dp), chunk):  # pairs stacked a chunk at a time, not all at once
+                a = torch.cat([firsts[p] for p, _ in dp[c : c + chunk]])
+                b = torch.cat([firsts[q] for _, q in dp[c : c + chunk]])
+                parts.append(timed("lpips", scorers.lpips.distances, a, b, bs["lpips"]))
+            dvals = torch.cat(parts).double()
             metrics["lpips_diversity"] = float(dvals.mean())
             extra["lpips_munit_pairing"] = metrics_munit
             per_input["lpips_drit_pairs"] = [[p, q, v] for (p, q), v in zip(dp, dvals.tolist())]
