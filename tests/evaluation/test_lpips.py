@@ -69,3 +69,27 @@ def test_pairings():
     pairs = drit_pair_indices(10, 500, seed=2)
     assert len(pairs) == 500 and all(i != j and 0 <= i < 10 and 0 <= j < 10 for i, j in pairs)
     assert pairs == drit_pair_indices(10, 500, seed=2)
+
+
+def test_alexnet_file_layout_maps_onto_the_lpips_trunk(scorer):
+    """The pretrained path's key mapping (torchvision ``features.{i}`` -> lpips ``slice{k}.{i}``):
+    a torchvision AlexNet state dict loaded into a differently seeded scorer reproduces lpips's own
+    model built around that same AlexNet (lpips builds ``tv.alexnet`` under the seed we set)."""
+    import warnings
+
+    from torchvision.models import alexnet
+
+    torch.manual_seed(11)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = lpips.LPIPS(net="alex", version="0.1", pnet_rand=True, verbose=False).eval()
+    torch.manual_seed(11)
+    tv_sd = alexnet(weights=None).state_dict()
+    x0, x1 = _images(3, 5), _images(3, 6)
+    before = scorer.distances(x0, x1)
+    other = LpipsScorer("random", seed=7)
+    LpipsScorer._load_alexnet(other.model, {k: v for k, v in tv_sd.items()}, "tv-alexnet")
+    with torch.no_grad():
+        theirs = ref(x0, x1).reshape(-1)
+    assert torch.allclose(other.distances(x0, x1), theirs, atol=1e-6)
+    assert not torch.allclose(before, theirs, atol=1e-4)  # the load changed the trunk
