@@ -147,7 +147,8 @@ def register(group: click.Group) -> None:
             for f in s["findings"][:20]:
                 console.print(f"  {f['rule']}: {f['path']}: {f['message']}")
             sys.exit(1)
-        console.print(f"[green]verified[/]: manifest {s['manifest']}")
+        warn = f" ({s['warnings']} warning(s), e.g. boxes below the minimum size at this scale; see verify-dataset)" if s.get("warnings") else ""
+        console.print(f"[green]verified[/]: no errors; manifest {s['manifest']}{warn}")
 
     @group.group("export")
     def export_grp() -> None:
