@@ -175,17 +175,15 @@ def check_style(style: torch.Tensor | None, batch: int, style_dim: int, method: 
     return s.expand(batch, style_dim) if s.size(0) != batch else s
 
 
-class MUNIT(TrainableTranslator):
-    """``gen_a``/``gen_b`` (``AdaINGen``) and ``dis_a``/``dis_b`` (``MsImageDis``), as the authors' ``MUNIT_Trainer``."""
+class GeneratorPair(TrainableTranslator):
+    """What MUNIT and UNIT share (their ``networks.py`` is one file): ``gen_a``/``gen_b`` built by
+    ``make_gen(input_dim, config.gen)``, ``dis_a``/``dis_b`` (``MsImageDis``), the authors' init
+    (generators ``config.init``, discriminators re-initialised gaussian), and their optimisers."""
 
-    name = "munit"
-
-    def __init__(self, config: MUNITConfig | None = None, *, with_discriminators: bool = True):
-        super().__init__()
-        self.config = config = config or MUNITConfig()
-        self.style_dim = config.gen.style_dim
-        self.gen_a = AdaINGen(config.input_dim_a, config.gen)
-        self.gen_b = AdaINGen(config.input_dim_b, config.gen)
+    def _build(self, config: Any, make_gen: Any, with_discriminators: bool) -> None:
+        self.config = config
+        self.gen_a = make_gen(config.input_dim_a, config.gen)
+        self.gen_b = make_gen(config.input_dim_b, config.gen)
         self.dis_a: MsImageDis | None = None
         self.dis_b: MsImageDis | None = None
         if with_discriminators:
@@ -202,9 +200,29 @@ class MUNIT(TrainableTranslator):
         """Input height and width must be multiples of this (``2 ** n_downsample``)."""
         return 2**self.config.gen.n_downsample
 
-    def _gens(self, direction: str) -> tuple[AdaINGen, AdaINGen]:
+    def _gens(self, direction: str) -> tuple[nn.Module, nn.Module]:
+        """(source generator, target generator) for ``direction``."""
         check_direction(direction)
         return (self.gen_a, self.gen_b) if direction == "a2b" else (self.gen_b, self.gen_a)
+
+    def optimizer_specs(self) -> dict[str, OptimizerSpec]:
+        if self.dis_a is None or self.dis_b is None:
+            raise UsageError(f"{self.name}: this model was built without discriminators (inference only); it cannot be trained")
+        if self.config.vgg_w > 0:
+            raise UsageError(f"{self.name}: option 'vgg_w' > 0 needs the authors' Torch7 VGG16 weights, which initbench does not ship; set vgg_w: 0")
+        return make_specs(self.config, [self.gen_a, self.gen_b], [self.dis_a, self.dis_b])
+
+
+class MUNIT(GeneratorPair):
+    """``gen_a``/``gen_b`` (``AdaINGen``) and ``dis_a``/``dis_b`` (``MsImageDis``), as the authors' ``MUNIT_Trainer``."""
+
+    name = "munit"
+
+    def __init__(self, config: MUNITConfig | None = None, *, with_discriminators: bool = True):
+        super().__init__()
+        config = config or MUNITConfig()
+        self.style_dim = config.gen.style_dim
+        self._build(config, AdaINGen, with_discriminators)
 
     def encode(self, images: torch.Tensor, *, direction: str = "a2b") -> torch.Tensor:
         """Content code of the source domain: ``B x 4dim x H/4 x W/4`` (H, W multiples of 4)."""
@@ -224,13 +242,6 @@ class MUNIT(TrainableTranslator):
         return [self.gen_a, self.gen_b]
 
     # -- training: MUNIT_Trainer.dis_update / gen_update -----------------------------------------
-
-    def optimizer_specs(self) -> dict[str, OptimizerSpec]:
-        if self.dis_a is None or self.dis_b is None:
-            raise UsageError("munit: this model was built without discriminators (inference only); it cannot be trained")
-        if self.config.vgg_w > 0:
-            raise UsageError("munit: option 'vgg_w' > 0 needs the authors' Torch7 VGG16 weights, which initbench does not ship; set vgg_w: 0")
-        return make_specs(self.config, [self.gen_a, self.gen_b], [self.dis_a, self.dis_b])
 
     def _random_style(self, x: torch.Tensor) -> torch.Tensor:
         return torch.randn(x.size(0), self.style_dim, 1, 1, device=x.device)

@@ -29,7 +29,7 @@ from torch import nn
 from initbench.errors import CheckpointError, UsageError
 from initbench.methods.base import MethodEntry, OptimizerSpec, TrainableTranslator, check_direction, register
 from initbench.methods.blocks import ContentEncoder, Decoder, MsImageDis, init_weights
-from initbench.methods.munit import DisOptions, _check_blocks, config_from_official, load_pair, make_specs
+from initbench.methods.munit import DisOptions, GeneratorPair, _check_blocks, config_from_official, load_pair, make_specs
 from initbench.methods.official import check_choice, check_image_size, options_to_dataclass, read_checkpoint, save_atomic, tensors_of
 
 
@@ -114,7 +114,7 @@ def _kl(mu: torch.Tensor) -> torch.Tensor:
     return torch.mean(mu.pow(2))
 
 
-class UNIT(TrainableTranslator):
+class UNIT(GeneratorPair):
     """``gen_a``/``gen_b`` (``VAEGen``, separate per domain as in the re-release) and ``dis_a``/``dis_b``."""
 
     name = "unit"
@@ -122,28 +122,7 @@ class UNIT(TrainableTranslator):
 
     def __init__(self, config: UNITConfig | None = None, *, with_discriminators: bool = True):
         super().__init__()
-        self.config = config = config or UNITConfig()
-        self.gen_a = VAEGen(config.input_dim_a, config.gen)
-        self.gen_b = VAEGen(config.input_dim_b, config.gen)
-        self.dis_a: MsImageDis | None = None
-        self.dis_b: MsImageDis | None = None
-        if with_discriminators:
-            d = config.dis
-            self.dis_a = MsImageDis(config.input_dim_a, d.dim, d.n_layer, d.norm, d.activ, d.num_scales, d.pad_type, d.gan_type)
-            self.dis_b = MsImageDis(config.input_dim_b, d.dim, d.n_layer, d.norm, d.activ, d.num_scales, d.pad_type, d.gan_type)
-        self.apply(init_weights(config.init))
-        if with_discriminators:
-            self.dis_a.apply(init_weights("gaussian"))
-            self.dis_b.apply(init_weights("gaussian"))
-
-    @property
-    def size_multiple(self) -> int:
-        """Input height and width must be multiples of this (``2 ** n_downsample``)."""
-        return 2**self.config.gen.n_downsample
-
-    def _gens(self, direction: str) -> tuple[VAEGen, VAEGen]:
-        check_direction(direction)
-        return (self.gen_a, self.gen_b) if direction == "a2b" else (self.gen_b, self.gen_a)
+        self._build(config or UNITConfig(), VAEGen, with_discriminators)
 
     def encode(self, images: torch.Tensor, *, direction: str = "a2b") -> torch.Tensor:
         """Hidden code of the source domain (no noise): ``B x 4dim x H/4 x W/4``."""
@@ -158,13 +137,6 @@ class UNIT(TrainableTranslator):
         return [self.gen_a, self.gen_b]
 
     # -- training: UNIT_Trainer.dis_update / gen_update ------------------------------------------
-
-    def optimizer_specs(self) -> dict[str, OptimizerSpec]:
-        if self.dis_a is None or self.dis_b is None:
-            raise UsageError("unit: this model was built without discriminators (inference only); it cannot be trained")
-        if self.config.vgg_w > 0:
-            raise UsageError("unit: option 'vgg_w' > 0 needs the authors' Torch7 VGG16 weights, which initbench does not ship; set vgg_w: 0")
-        return make_specs(self.config, [self.gen_a, self.gen_b], [self.dis_a, self.dis_b])
 
     def phase_losses(self, phase: str, batch: dict[str, Any], step: int) -> dict[str, torch.Tensor]:
         c, x_a, x_b = self.config, batch["a"], batch["b"]

@@ -19,6 +19,7 @@ import torch
 
 from initbench import __version__
 from initbench.errors import CheckpointError, UsageError
+from initbench.methods.official import save_atomic
 
 FORMAT = "initbench-checkpoint"
 FORMAT_VERSION = 1
@@ -72,7 +73,6 @@ def save_checkpoint(
 ) -> Path:
     """Write a checkpoint atomically (temporary file in the same folder, then ``os.replace``)."""
     p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
     blob = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -89,14 +89,7 @@ def save_checkpoint(
         "torch_version": str(torch.__version__),
         "extra": extra or {},
     }
-    tmp = p.with_name(f".{p.name}.tmp-{os.getpid()}")
-    try:
-        torch.save(blob, tmp)
-        os.replace(tmp, p)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return p
+    return save_atomic(blob, p)
 
 
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict:
