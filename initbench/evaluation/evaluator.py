@@ -35,19 +35,23 @@ METRIC_KEYS = ("lpips_diversity", "is_exp", "is_kl", "is_exp_10split", "cis_exp"
 Progress = Callable[[str, int, int], None]
 
 
-def choose_batch_sizes(device: str | torch.device, height: int, width: int, samples: int) -> dict[str, int]:
+def choose_batch_sizes(device: str | torch.device, height: int, width: int, samples: int, classifier_size: int = 299) -> dict[str, int]:
     """Batch sizes by device and image size.
 
     Measured on a 2-core CPU: LPIPS at 360 x 640 costs ~0.11 s per pair at batch 1 and more per
     pair at batch 8, while at 40 x 64 batch 32 is 8x cheaper per pair than batch 1; so on a CPU
-    the batch holds about 2**18 pixels per image side. GPUs take 2**23.
+    the batch holds about 2**18 pixels per image side. GPUs take 2**23. The classifier gets its
+    own batch from its input size: on a CPU, a decode batch of 100 mini-INIT outputs upsampled to
+    299 x 299 made Inception-v3 slower per image than batches of 2 and doubled peak memory
+    (``benchmarks/results/evaluator_throughput_cpu_*.json``).
     """
     px = max(1, height * width)
     budget = 2**23 if torch.device(device).type == "cuda" else 2**18
     lp = max(1, min(64, budget // px))
     gen = max(2, min(samples, (4 * budget) // px))
     gen -= gen % 2  # even, so that pair (2k, 2k+1) never straddles two batches
-    return {"decode": max(2, gen), "lpips": lp, "fid": 32}
+    cls = max(1, min(64, budget // max(1, classifier_size * classifier_size)))
+    return {"decode": max(2, gen), "lpips": lp, "classifier": cls, "fid": 32}
 
 
 def repeat_content(content: Any, k: int) -> Any:
@@ -198,7 +202,8 @@ def evaluate(
         for i, key in enumerate(inputs):
             x = I.load_image(I.key_path(root, key), P.short_side)[None].to(device)
             if bs is None:
-                bs = {**choose_batch_sizes(device, x.shape[-2], x.shape[-1], S), **(batch_sizes or {})}
+                csize = getattr(scorers.classifier, "input_size", 299)
+                bs = {**choose_batch_sizes(device, x.shape[-2], x.shape[-1], S, csize), **(batch_sizes or {})}
                 if bs["decode"] % 2:
                     raise UsageError(f"batch_sizes['decode']: expected an even number (pairs 2k, 2k+1 share a batch); got {bs['decode']}")
             content = timed("encode_decode", translator.encode, x, direction="a2b")
@@ -212,7 +217,8 @@ def evaluate(
                 style = styles[s0 : s0 + k] if multimodal else None
                 y = timed("encode_decode", translator.decode, rep(content, k), direction="a2b", style=style).clamp(-1, 1)
                 if scorers.classifier is not None:
-                    logits.append(timed("classifier", scorers.classifier, y).double().cpu())
+                    cb = bs["classifier"]
+                    logits.append(torch.cat([timed("classifier", scorers.classifier, y[c : c + cb]) for c in range(0, k, cb)]).double().cpu())
                 if multimodal:
                     inside = [(a - s0, b - s0) for a, b in pairs if s0 <= a and b < s0 + k]
                     if inside:
