@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import warnings
 from pathlib import Path
 
 import pytest
@@ -17,17 +16,6 @@ from initbench.methods.munit import MUNIT, DisOptions, MUNITConfig, MUNITGenOpti
 LAYOUTS = json.loads(Path(__file__).with_name("baseline_layouts.json").read_text())["networks"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _native_cpu_kernels():
-    """oneDNN compiles a kernel for every new conv shape, and two threads contend on a busy CPU: both
-    dominate these tiny nets, so they run single-threaded on the native kernels (restored afterwards)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        with torch.backends.mkldnn.flags(enabled=False):
-            yield
-    torch.set_num_threads(threads)
 
 # The authors' edges2shoes_folder.yaml, abridged, with the generator narrowed to dim 16 (reduced width).
 YAML_DIM16 = """\
