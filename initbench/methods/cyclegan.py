@@ -16,7 +16,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -33,7 +33,7 @@ from initbench.methods.official import (
     load_strict,
     options_to_dataclass,
     read_checkpoint,
-    read_yaml_config,
+    official_options,
     save_atomic,
     tensors_of,
 )
@@ -209,12 +209,7 @@ def config_from_official(config: Any) -> tuple[CycleGANConfig, str | None]:
         return CycleGANConfig(), None
     if isinstance(config, CycleGANConfig):
         return config, None
-    source = "config"
-    if isinstance(config, (str, os.PathLike)):
-        source = f"--config {config}"
-        config = read_yaml_config(config)
-    if not isinstance(config, Mapping):
-        raise UsageError(f"cyclegan config: expected a dict of the authors' options; got {type(config).__name__}")
+    config, source = official_options(config, "cyclegan")
     values = dict(config)
     direction = values.pop("direction", None)
     if direction is not None:

@@ -41,7 +41,7 @@ from initbench.methods.official import (
     load_strict,
     options_to_dataclass,
     read_checkpoint,
-    read_yaml_config,
+    official_options,
     save_atomic,
     tensors_of,
 )
@@ -202,12 +202,7 @@ def config_from_official(config: Any) -> tuple[DRITConfig, bool]:
         return DRITConfig(), False
     if isinstance(config, DRITConfig):
         return config, True
-    source = "config"
-    if isinstance(config, (str, os.PathLike)):
-        source = f"--config {config}"
-        config = read_yaml_config(config)
-    if not isinstance(config, Mapping):
-        raise UsageError(f"drit config: expected a dict of the authors' options; got {type(config).__name__}")
+    config, source = official_options(config, "drit")
     return options_to_dataclass(DRITConfig, config, source=source), True
 
 

@@ -37,7 +37,7 @@ from initbench.methods.official import (
     load_strict,
     options_to_dataclass,
     read_checkpoint,
-    read_yaml_config,
+    official_options,
     save_atomic,
     tensors_of,
 )
@@ -137,12 +137,7 @@ def config_from_official(cls: type, config: Any):
         return cls()
     if isinstance(config, cls):
         return config
-    source = "config"
-    if isinstance(config, (str, os.PathLike)):
-        source = f"--config {config}"
-        config = read_yaml_config(config)
-    if not isinstance(config, Mapping):
-        raise UsageError(f"config: expected the authors' YAML file or a dict of its options; got {type(config).__name__}")
+    config, source = official_options(config, cls.__name__.removesuffix("Config").lower())
     return options_to_dataclass(cls, config, source=source, ignore_unknown=True)
 
 

@@ -215,6 +215,18 @@ def read_yaml_config(path: str | os.PathLike) -> dict[str, Any]:
     return data
 
 
+def official_options(config: Any, method: str) -> tuple[Mapping[str, Any], str]:
+    """The authors' options as a mapping, from their YAML/JSON file path or a dict, with a name for
+    error messages (``--config FILE`` or ``config``)."""
+    source = "config"
+    if isinstance(config, (str, os.PathLike)):
+        source = f"--config {config}"
+        config = read_yaml_config(config)
+    if not isinstance(config, Mapping):
+        raise UsageError(f"{method} config: expected the authors' YAML file or a dict of their options; got {type(config).__name__}")
+    return config, source
+
+
 def load_official(method: str, checkpoint: str | os.PathLike, config: Any = None):
     """Build a :class:`~initbench.methods.base.Translator` from the authors' released file.
 

@@ -27,9 +27,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from initbench.errors import CheckpointError, UsageError
-from initbench.methods.base import MethodEntry, OptimizerSpec, TrainableTranslator, check_direction, register
-from initbench.methods.blocks import ContentEncoder, Decoder, MsImageDis, init_weights
-from initbench.methods.munit import DisOptions, GeneratorPair, _check_blocks, config_from_official, load_pair, make_specs
+from initbench.methods.base import MethodEntry, register
+from initbench.methods.blocks import ContentEncoder, Decoder
+from initbench.methods.munit import DisOptions, GeneratorPair, _check_blocks, config_from_official, load_pair
 from initbench.methods.official import check_choice, check_image_size, options_to_dataclass, read_checkpoint, save_atomic, tensors_of
 
 
