@@ -172,10 +172,8 @@ def evaluate_cmd(method, ckpt, official_ckpt, config, root, task, classifier, pr
 
 
 def _print_result(r: dict, out) -> None:
-    spec = r["protocol_spec"]
-    why = [f"{k}={v}" for k, v in spec["overrides"].items()]
-    conf = "conformant" if r["conformant"] else "NOT conformant: " + ", ".join(why)
-    console.print(f"{r['method']} {r['task']}: protocol {r['protocol']}, {conf}", highlight=False)
+    conf = "conformant" if r["conformant"] else "NOT conformant: " + "; ".join(r["nonconformant_reasons"])
+    console.print(f"{r['method']} {r['task']}: protocol {r['protocol']}, {conf}", highlight=False, soft_wrap=True)
     t = Table()
     t.add_column("metric")
     t.add_column("value", justify="right")
@@ -187,6 +185,10 @@ def _print_result(r: dict, out) -> None:
     console.print(f"inputs {r['num_inputs']} x samples {r['samples_per_input']}; fingerprint {short}", highlight=False)
     for k, why in r["skipped"].items():
         console.print(f"[yellow]{k} not computed:[/] {why}", highlight=False)
+    for line in r.get("warnings", []):
+        console.print(f"[yellow]warning:[/] {line}", highlight=False)
+    console.print(f"data {r['data_fingerprint'][:12]} (split {r['data']['split']}, {len(r['data']['inputs'])} input keys, "
+                  f"{len(r['data']['reference'])} reference keys)", highlight=False)
     console.print(f"device {r['device']}; total {r['timings']['total']:.1f} s" + (f"; wrote {out}" if out else ""), highlight=False)
 
 

@@ -162,14 +162,23 @@ def load_classifier(path: str | os.PathLike, device: str | torch.device = "cpu")
     p = Path(path)
     if not p.is_file():
         raise UsageError(f"--classifier: file not found: {p}")
+    expected = f"expected a classifier file of format {FORMAT!r} (from `initbench train-classifier`)"
     try:
         blob = torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise CheckpointError(f"{p}: not loadable as a classifier file ({exc})") from None
+    except Exception as exc:  # torch raises KeyError('101') and the like for a file that is not a torch.save
+        raise CheckpointError(f"--classifier: {expected}; {p} is not a torch.save file") from None
     if not isinstance(blob, dict) or blob.get("format") != FORMAT:
-        raise CheckpointError(f"{p}: expected a classifier file of format {FORMAT!r} (from `initbench train-classifier`); got {blob.get('format') if isinstance(blob, dict) else type(blob).__name__!r}")
+        found = f"format {blob.get('format')!r}" if isinstance(blob, dict) else f"a {type(blob).__name__}"
+        raise CheckpointError(f"--classifier: {expected}; {p} holds {found}")
+    missing = [k for k in ("arch", "domains", "state_dict") if k not in blob]
+    if missing:
+        raise CheckpointError(f"--classifier: {expected}; {p} lacks {', '.join(missing)}")
     clf = DomainClassifier(blob["arch"], tuple(blob["domains"]))
-    clf.net.load_state_dict(blob["state_dict"], strict=True)
+    try:
+        clf.net.load_state_dict(blob["state_dict"], strict=True)
+    except RuntimeError as exc:
+        raise CheckpointError(f"--classifier: {p}: its weights do not fit a {blob['arch']} classifier "
+                              f"({str(exc).splitlines()[0]})") from None
     clf.eval().requires_grad_(False)
     info = {k: blob.get(k) for k in ("arch", "init", "report", "recipe")}
     info["sha256"] = W.sha256_file(p)

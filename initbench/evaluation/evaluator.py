@@ -5,7 +5,11 @@ Work is done once: each input is read and encoded once (``Translator.encode``); 
 goes to the classifier (IS/CIS), to LPIPS (the pairs ``(2k, 2k+1)`` it contains) and to the FID
 feature extractor, then is dropped. Only per-output logits (``N x 4``), LPIPS values and FID
 feature rows are kept. A deterministic translator (``style_dim == 0``) is decoded once per input
-and its values are repeated ``samples_per_input`` times (its samples are identical).
+and its classifier and LPIPS values are repeated ``samples_per_input`` times (its samples are
+identical); FID/KID take each distinct output once (one row per input for such a translator).
+
+Every result says whether it is ``conformant`` and, if not, why (:mod:`initbench.evaluation.conformance`),
+and records the data it used (``data``: split, input and FID-reference keys; ``data_fingerprint``).
 
 Outputs are clamped to [-1, 1] before scoring (a tanh generator is already inside).
 
@@ -27,10 +31,12 @@ from initbench.errors import UsageError, WeightsMissingError
 from initbench.evaluation import images as I
 from initbench.evaluation import inception as IS
 from initbench.evaluation.classifier import load_classifier
+from initbench.evaluation.conformance import conformance, data_fingerprint
 from initbench.evaluation.fid_kid import DEFAULT_EXTRACTOR, FeatureStream, fid_kid_from_features
 from initbench.evaluation.lpips_diversity import LpipsScorer, drit_pair_indices, munit_pair_indices
 from initbench.evaluation.protocol import V1, Protocol
 
+DIRECTIONS = ("a2b", "b2a")
 METRIC_KEYS = ("lpips_diversity", "is_exp", "is_kl", "is_exp_10split", "cis_exp", "cis_kl", "fid", "kid")
 Progress = Callable[[str, int, int], None]
 
@@ -113,11 +119,13 @@ class _Scorers:
         self.lpips = LpipsScorer(lpips_backbone, seed=lpips_seed, device=device, weights_dir=weights_dir, offline=offline)
         self.fingerprint.update(self.lpips.fingerprint)
         self.classifier = None
+        self.classifier_info: dict | None = None  # arch, init, recipe: what conformance reads
         if classifier is None:
             self.skipped["is_cis"] = "no --classifier given"
             self.fingerprint["classifier"] = None
         else:
             self.classifier, info = load_classifier(classifier, device)
+            self.classifier_info = info
             self.fingerprint["classifier"] = info["sha256"]
             self.fingerprint["classifier_arch"] = info["arch"]
         self.fid = None
@@ -132,8 +140,17 @@ class _Scorers:
             self.skipped["fid_kid"] = "FID/KID not requested"
 
 
-def _fid_reference(scorers: _Scorers, root, assignment, target: str, P: Protocol, bs: int, progress: Progress | None) -> torch.Tensor:
-    keys = I.draw(I.domain_keys(assignment, target, "test"), P.fid_max_reference, P.input_seed)
+def fid_warnings(n_outputs: int, n_reference: int, dim: int) -> list[str]:
+    """Warnings of a FID/KID from ``n_outputs`` distinct outputs and ``n_reference`` images of ``dim`` features."""
+    out = []
+    for what, n in (("distinct outputs", n_outputs), ("reference images", n_reference)):
+        if n < dim:
+            out.append(f"FID/KID from {n} {what}, fewer than the feature dimension {dim}: the covariance is "
+                       "singular and FID is not comparable with one from more samples")
+    return out
+
+
+def _fid_reference(scorers: _Scorers, root, keys: list[str], target: str, P: Protocol, bs: int, progress: Progress | None) -> torch.Tensor:
     I.require(keys, f"{target} test images (FID/KID reference)", root)
     rows = []
     for s in range(0, len(keys), bs):
@@ -153,6 +170,8 @@ def evaluate(
     method: str | None = None,
     checkpoint_sha256: str | None = None,
     classifier=None,
+    direction: str = "a2b",
+    model_task: str | None = None,
     lpips_backbone: str = "pretrained",
     lpips_seed: int = 0,
     device: str | torch.device = "cpu",
@@ -165,21 +184,27 @@ def evaluate(
 ) -> dict:
     """Run ``protocol`` on ``translator`` (a :class:`initbench.methods.base.Translator`) for ``task``.
 
+    ``direction`` (``a2b`` or ``b2a``) is passed to every ``translator.encode/decode`` call; it and
+    ``model_task`` (the task the model was trained on; None: ``task``) are recorded.
     ``classifier``: path of a file from ``train-classifier`` (None: IS/CIS are null, with the
     reason). ``batch_sizes`` overrides :func:`choose_batch_sizes` (``decode`` even, ``lpips``,
     ``fid``); they change speed, not results. The translator is moved to ``device`` and put in
     eval mode. ``progress(stage, done, total)`` is called as work advances. Returns the results dict
     (keys: protocol, protocol_spec, conformant, task, method, checkpoint_sha256, seed, inputs,
-    metrics, metrics_extra, per_input, fingerprint, skipped, versions, device, batch_sizes, timings).
+    metrics, metrics_extra, per_input, fingerprint, skipped, versions, device, batch_sizes, timings,
+    direction, model_task, nonconformant_reasons, data_fingerprint, data, warnings).
     """
     P = protocol
+    if direction not in DIRECTIONS:
+        raise UsageError(f"--direction: expected one of {', '.join(DIRECTIONS)}; got {direction!r}")
     source, target = parse_task(task)
     t_start = time.perf_counter()
     timings = {"encode_decode": 0.0, "classifier": 0.0, "lpips": 0.0, "fid_features": 0.0}
-    assignment = I.split_of_root(root)
-    inputs = I.draw(I.require(I.domain_keys(assignment, source, "test"), f"{source} test images", root), P.num_inputs, P.input_seed)
-    if len(inputs) < P.num_inputs:  # fewer test images than the protocol's inputs: all are used, recorded
-        P = P.with_overrides(num_inputs=len(inputs))
+    assignment = I.split_of_root(root, P.split)
+    source_keys = I.require(I.domain_keys(assignment, source, "test"), f"{source} test images", root)
+    # Fewer test images than the protocol's inputs: all are used; conformance says so.
+    inputs = I.draw(source_keys, P.num_inputs, P.input_seed)
+    reference = I.draw(I.domain_keys(assignment, target, "test"), P.fid_max_reference, P.input_seed)
     scorers = _Scorers(classifier=classifier, lpips_backbone=lpips_backbone, lpips_seed=lpips_seed, device=device,
                        weights_dir=weights_dir, offline=offline, fid=fid, fid_extractor=fid_extractor)
     translator = translator.to(device).eval()
@@ -206,7 +231,7 @@ def evaluate(
                 bs = {**choose_batch_sizes(device, x.shape[-2], x.shape[-1], S, csize), **(batch_sizes or {})}
                 if bs["decode"] % 2:
                     raise UsageError(f"batch_sizes['decode']: expected an even number (pairs 2k, 2k+1 share a batch); got {bs['decode']}")
-            content = timed("encode_decode", translator.encode, x, direction="a2b")
+            content = timed("encode_decode", translator.encode, x, direction=direction)
             n_gen = S if multimodal else 1
             styles = None
             if multimodal:
@@ -215,7 +240,7 @@ def evaluate(
             for s0 in range(0, n_gen, bs["decode"]):
                 k = min(bs["decode"], n_gen - s0)
                 style = styles[s0 : s0 + k] if multimodal else None
-                y = timed("encode_decode", translator.decode, rep(content, k), direction="a2b", style=style).clamp(-1, 1)
+                y = timed("encode_decode", translator.decode, rep(content, k), direction=direction, style=style).clamp(-1, 1)
                 if scorers.classifier is not None:
                     cb = bs["classifier"]
                     logits.append(torch.cat([timed("classifier", scorers.classifier, y[c : c + cb]) for c in range(0, k, cb)]).double().cpu())
@@ -227,8 +252,9 @@ def evaluate(
                 else:  # identical samples: the distance of an output to itself, for every pair
                     lp.append(timed("lpips", scorers.lpips.distances, y, y, 1).repeat(len(pairs)))
                 if scorers.fid is not None:
-                    f = timed("fid_features", scorers.fid.features, I.to_uint8(y))
-                    scorers.fid.add_features(f if multimodal else f.repeat(S, 1))
+                    # Each distinct output once: a deterministic translator's one output per input is not
+                    # repeated (repeated rows shrink the covariance and moved a toy KID from -0.005 to 0.067).
+                    scorers.fid.add_features(timed("fid_features", scorers.fid.features, I.to_uint8(y)))
                 if P.pairing == "drit" and s0 == 0:
                     firsts.append(y[:1].cpu())
             per_lpips.append(torch.cat(lp).double().tolist())
@@ -240,6 +266,7 @@ def evaluate(
 
         metrics = {k: None for k in METRIC_KEYS}
         extra: dict[str, Any] = {}
+        warnings: list[str] = []
         all_pairs = [v for row in per_lpips for v in row]
         metrics_munit = sum(all_pairs) / len(all_pairs) if all_pairs else None
         per_input: dict[str, Any] = {"keys": inputs, "lpips": [sum(r) / len(r) if r else None for r in per_lpips], "lpips_pairs": per_lpips}
@@ -273,19 +300,28 @@ def evaluate(
             timings["is_cis"] = time.perf_counter() - t
         if scorers.fid is not None:
             t = time.perf_counter()
-            ref = _fid_reference(scorers, root, assignment, target, P, bs["fid"], progress)
+            ref = _fid_reference(scorers, root, reference, target, P, bs["fid"], progress)
             timings["reference"] = time.perf_counter() - t
-            fk = fid_kid_from_features(scorers.fid.matrix(), ref, kid_subsets=P.kid_subsets,
+            outs = scorers.fid.matrix()
+            fk = fid_kid_from_features(outs, ref, kid_subsets=P.kid_subsets,
                                        kid_subset_size=P.kid_subset_size, rng_seed=P.isc_rng_seed)
             metrics["fid"], metrics["kid"] = fk["fid"], fk["kid"]
-            extra.update(kid_std=fk["kid_std"], kid_subset_size=fk["kid_subset_size"], fid_reference_images=ref.shape[0])
+            extra.update(kid_std=fk["kid_std"], kid_subset_size=fk["kid_subset_size"], fid_reference_images=ref.shape[0],
+                         fid_outputs=outs.shape[0])
+            warnings += fid_warnings(outs.shape[0], ref.shape[0], outs.shape[1])
 
     timings["total"] = time.perf_counter() - t_start
+    data_fp = data_fingerprint(P.split, inputs, reference)
+    ok, reasons = conformance(P, task=task, test_images=len(source_keys), lpips_backbone=lpips_backbone,
+                              classifier_info=scorers.classifier_info, data_fingerprint=data_fp)
     return {
         "protocol": P.version,
         "protocol_spec": P.to_dict(),
-        "conformant": P.conformant,
+        "conformant": ok,
+        "nonconformant_reasons": reasons,
         "task": task,
+        "direction": direction,
+        "model_task": model_task or task,
         "method": method or getattr(translator, "name", "") or type(translator).__name__,
         "checkpoint_sha256": checkpoint_sha256,
         "seed": {"input_seed": P.input_seed, "style_seed": P.style_seed, "pair_seed": P.pair_seed,
@@ -298,6 +334,9 @@ def evaluate(
         "per_input": per_input,
         "fingerprint": scorers.fingerprint,
         "skipped": scorers.skipped,
+        "warnings": warnings,
+        "data_fingerprint": data_fp,
+        "data": {"split": P.split, "inputs": inputs, "reference": reference},
         "versions": versions(),
         "device": device_info(device),
         "precision": "fp32 (TF32 off)",

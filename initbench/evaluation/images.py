@@ -19,13 +19,13 @@ from initbench.dataset.release import check_domain
 from initbench.errors import UsageError
 
 
-def split_of_root(root: str | os.PathLike) -> dict[str, str]:
-    """``{key: split}`` for every image under ``root`` (split v1), from the dataset package."""
+def split_of_root(root: str | os.PathLike, split: str = "v1") -> dict[str, str]:
+    """``{key: split}`` for every image under ``root`` by the split rule ``split`` (the protocol's), from the dataset package."""
     try:
         from initbench.dataset.loaders import split_for_root
     except ImportError:  # the contract names loaders; accept the split module too
         from initbench.dataset.split import split_for_root  # type: ignore[attr-defined,no-redef]
-    return split_for_root(root)
+    return split_for_root(root, split)
 
 
 def domain_keys(assignment: dict[str, str], domain: str, split: str = "test") -> list[str]:

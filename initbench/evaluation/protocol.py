@@ -48,6 +48,10 @@ from initbench.errors import UsageError
 
 PAIRINGS = ("munit", "drit")
 
+#: Smallest short side the evaluator accepts: LPIPS's AlexNet (11 x 11 stride-4 conv, then two 3 x 3
+#: stride-2 max pools) fails below 31 px.
+MIN_SHORT_SIDE = 32
+
 
 @dataclass(frozen=True)
 class Protocol:
@@ -92,22 +96,25 @@ class Protocol:
     def with_overrides(self, **changes) -> "Protocol":
         """This protocol with some fields changed; the result is marked not conformant and records them.
 
-        ``None`` values are ignored, so CLI options can be passed straight through.
+        ``None`` values are ignored, so CLI options can be passed straight through. Only the fields of
+        :data:`OVERRIDABLE` can change (each is read by the code it describes); the others are fixed by
+        the version (:data:`FIXED`) and refused with a UsageError naming the field, as is a value out of range.
         """
         changes = {k: v for k, v in changes.items() if v is not None}
-        unknown = sorted(set(changes) - set(self.__dataclass_fields__) | ({"version", "conformant", "overrides"} & set(changes)))
+        unknown = sorted(set(changes) - set(self.__dataclass_fields__))
         if unknown:
-            raise UsageError(f"protocol override: unknown or fixed field(s) {', '.join(unknown)}")
+            raise UsageError(f"protocol override: unknown field(s) {', '.join(unknown)}; "
+                             f"expected some of {', '.join(OVERRIDABLE)}")
         real = {k: v for k, v in changes.items() if getattr(self, k) != v}
+        fixed = sorted(set(real) & set(FIXED))
+        if fixed:
+            raise UsageError(f"protocol override: field(s) {', '.join(fixed)} are fixed by protocol {self.version} "
+                             f"(no code path computes another value; a change is a new protocol version); "
+                             f"overridable are {', '.join(OVERRIDABLE)}")
         if not real:
             return self
-        if "pairing" in real and real["pairing"] not in PAIRINGS:
-            raise UsageError(f"--pairing: expected one of {', '.join(PAIRINGS)}; got {real['pairing']!r}")
-        for name in ("num_inputs", "samples_per_input", "short_side"):
-            if name in real and int(real[name]) < 1:
-                raise UsageError(f"{name}: expected a positive integer; got {real[name]!r}")
-        if "samples_per_input" in real and int(real["samples_per_input"]) < 2:
-            raise UsageError("samples_per_input: expected at least 2 (one LPIPS pair); got " f"{real['samples_per_input']!r}")
+        for name, value in real.items():
+            _check_override(name, value)
         merged = dict(self.overrides)
         merged.update(real)
         return replace(self, **real, conformant=False, overrides=tuple(sorted(merged.items())))
@@ -118,6 +125,39 @@ class Protocol:
         d["is_splits"] = list(self.is_splits)
         d["overrides"] = {k: v for k, v in self.overrides}
         return d
+
+
+#: The fields a run may change (recorded, the result then not conformant), with their smallest value.
+#: Each is read by the code it names: the input draw, the image reader, the style and pair generators,
+#: LPIPS pairing, IS's 10-split shuffle and KID's subsets, the FID reference draw.
+OVERRIDABLE: dict[str, int | None] = {
+    "num_inputs": 1, "input_seed": None, "short_side": MIN_SHORT_SIDE, "samples_per_input": 2, "style_seed": None,
+    "pairing": None, "lpips_pairs_per_input": 1, "drit_pairs": 1, "pair_seed": None, "isc_rng_seed": None,
+    "fid_max_reference": 2, "kid_subsets": 1, "kid_subset_size": 2,
+}
+
+#: Fields fixed by the version: descriptions of what the code does, or choices it makes one way only.
+FIXED = ("version", "tasks", "split", "crop", "input_resize", "lpips_version", "lpips_net", "classifier_input",
+         "is_splits", "cis_aggregation", "fid_feature_layer", "conformant", "overrides")
+
+#: CLI option of a field, where ``initbench evaluate`` has one (error messages name it).
+_OPTIONS = {"num_inputs": "--num-inputs", "samples_per_input": "--samples-per-input", "short_side": "--short-side",
+            "pairing": "--pairing"}
+
+
+def _check_override(name: str, value) -> None:
+    where = f"{_OPTIONS[name]} (protocol field {name})" if name in _OPTIONS else f"protocol field {name}"
+    if name == "pairing":
+        if value not in PAIRINGS:
+            raise UsageError(f"{where}: expected one of {', '.join(PAIRINGS)}; got {value!r}")
+        return
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise UsageError(f"{where}: expected an integer; got {value!r}")
+    low = OVERRIDABLE[name]
+    if low is not None and value < low:
+        why = {"short_side": " (LPIPS's AlexNet needs inputs of at least 31 px)",
+               "samples_per_input": " (one LPIPS pair)"}.get(name, "")
+        raise UsageError(f"{where}: expected an integer >= {low}{why}; got {value}")
 
 
 V1 = Protocol(version="v1", tasks=tuple(PAPER_TASKS))
