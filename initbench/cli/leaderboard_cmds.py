@@ -13,7 +13,7 @@ from initbench.errors import UsageError
 from initbench.leaderboard.benchmarks import BENCHMARKS
 from initbench.leaderboard.render import COLUMNS, build_tables, legend, render_html, render_markdown, row_cells
 from initbench.leaderboard.results import build_entry
-from initbench.leaderboard.store import SubmissionError, check_root, load_entries, submit
+from initbench.leaderboard.store import SubmissionError, check_root, load_validated, submit
 from initbench.leaderboard.validate import Report, validate_entry, validate_files
 
 
@@ -108,17 +108,14 @@ def register(group: click.Group) -> None:
     @click.option("--out", default="-", show_default=True, help="Where to write markdown/html ('-': stdout).")
     @handle_errors
     def show_cmd(benchmark: str | None, task: str | None, fmt: str, root: Path, out: str) -> None:
-        """Ranked tables per task and metric. Entries with another protocol, split or metric fingerprint
-        are shown in their own group and never ranked together; reported entries are marked [R]."""
-        entries = load_entries(check_root(root), benchmark, task)
-        bad = []
-        for path, e in entries:
-            r = validate_entry(e, str(path), base_dir=path.parent, check_files=False)
-            if not r.ok:
-                bad.append(path)
-                for p in r.problems:
-                    err_console.print(f"[yellow]left out[/] {p}", highlight=False, soft_wrap=True)
-        tables = build_tables([(p, e) for p, e in entries if p not in bad])
+        """Ranked tables per task and metric, of validated entries only (results files checked when present;
+        an entry whose files are absent is marked unverified, one with a problem is left out and named on
+        stderr). Entries with another protocol, split, data or metric fingerprint are shown in their own
+        group and never ranked together; reported entries are marked [R]."""
+        entries, report = load_validated(check_root(root), benchmark, task)
+        for p in report.problems:  # only validated entries are ranked; the others are named here
+            err_console.print(f"[yellow]left out[/] {p}", highlight=False, soft_wrap=True)
+        tables = build_tables(entries)
         if fmt == "table":
             print_tables(tables)
             return

@@ -59,6 +59,8 @@ class Benchmark:
     fingerprint: dict[str, str] = field(default_factory=dict)
     #: Whether results may change protocol fields (fewer inputs or samples for a quick run).
     allow_protocol_overrides: bool = False
+    #: Whether measured entries must be conformant (the evaluator's verdict, with its reasons).
+    require_conformant: bool = False
 
     def check_fingerprint(self, key: str, value) -> str | None:
         """None when ``value`` satisfies this benchmark's rule for ``key``, else the expectation."""
@@ -80,6 +82,7 @@ BENCHMARKS: dict[str, Benchmark] = {
         tasks=PAPER_TASKS,
         fingerprint={"lpips_backbone": "pretrained", "lpips_linear": "pretrained", "classifier": "pretrained",
                      "classifier_arch": "inception_v3", "fid_features": "any"},
+        require_conformant=True,
     ),
     "mini-init": Benchmark(
         name="mini-init",

@@ -1,7 +1,8 @@
 """Ranked leaderboard tables, one per benchmark, task, comparable group and metric.
 
-Entries are comparable only when they share benchmark, protocol, split and metric fingerprint
-(the networks behind the numbers); each such set is a *group* and is ranked on its own.
+Entries are comparable only when they share benchmark, protocol (and its overrides), split, data
+fingerprint (the test keys scored) and metric fingerprint (the networks behind the numbers); each such
+set is a *group* and is ranked on its own.
 Reported entries (numbers copied from a publication) form groups of their own per source and
 are marked "as reported, not reproduced". Rendering returns strings or plain rows; the CLI
 draws the terminal tables.
@@ -64,7 +65,8 @@ def group_key(entry: dict) -> tuple[str, str]:
     fp = ", ".join(f"{k}={_short(str(v))}" for k, v in sorted(entry["fingerprint"].items()) if v is not None)
     ov = entry.get("protocol_overrides") or {}
     proto = entry["protocol"] + (" with " + ", ".join(f"{k}={v}" for k, v in sorted(ov.items())) if ov else "")
-    label = f"protocol {proto}, split {entry['split']}, networks: {fp}"
+    data = entry.get("data_fingerprint")
+    label = f"protocol {proto}, split {entry['split']}, data {_short(data) if data else 'unknown'}, networks: {fp}"
     return (f"0-{label}", label)
 
 

@@ -2,7 +2,10 @@
 
 A results JSON holds at least ``protocol``, ``task``, ``method``, ``checkpoint_sha256``,
 ``seed``, ``metrics`` (the eight protocol-v1 keys, numbers or null), ``per_input`` (raw
-values so means can be recomputed), ``fingerprint``, ``versions``, ``device``, ``timings``.
+values so means can be recomputed), ``fingerprint``, ``versions``, ``device``, ``timings``; since the
+evaluator decides conformance also ``conformant``, ``nonconformant_reasons``, ``data_fingerprint`` with ``data``
+(the keys it is taken over), ``direction`` and ``model_task``. Older files without them are read, and what
+they lack is reported as unknown, never as checked.
 """
 
 from __future__ import annotations
@@ -96,6 +99,54 @@ def protocol_overrides(results: dict) -> dict:
     return dict(ov) if isinstance(ov, dict) else {}
 
 
+def reverse_task(task: str) -> str:
+    """``sunny2night`` -> ``night2sunny``."""
+    source, _, target = task.partition("2")
+    return f"{target}2{source}"
+
+
+def direction_check(results: dict) -> tuple[str | None, str | None]:
+    """``(problem, unknown)`` about a result's translation direction; both None when it is consistent.
+
+    A translator trained on ``model_task`` evaluated on ``task`` must run ``a2b`` when they are the same task
+    and ``b2a`` when ``model_task`` is the reverse. Results of an evaluator that did not record ``direction``
+    and ``model_task`` are *unknown* (said, never passed as checked). ``real`` has no translator.
+    """
+    if results.get("method") == "real":
+        return None, None
+    task, direction, model_task = results.get("task"), results.get("direction"), results.get("model_task")
+    if direction is None or model_task is None:
+        return None, "records no direction/model_task (an older evaluator): the translation direction is not checked"
+    want = {task: "a2b", reverse_task(str(task)): "b2a"}
+    if model_task not in want:
+        return f"model_task {model_task!r} is neither the task {task!r} nor its reverse {reverse_task(str(task))!r}", None
+    if direction != want[model_task]:
+        return (f"direction {direction!r} with model_task {model_task!r} on task {task!r}; expected "
+                f"{want[model_task]!r}"), None
+    return None, None
+
+
+def data_problem(results: dict) -> str | None:
+    """Why a result's ``data_fingerprint`` is not the one its recorded keys give (None: they agree, or none recorded)."""
+    from initbench.evaluation.conformance import data_fingerprint
+
+    fp, data = results.get("data_fingerprint"), results.get("data")
+    if fp is None:
+        return None
+    if not isinstance(data, dict) or not all(isinstance(data.get(k), list) for k in ("inputs", "reference")):
+        return f"data_fingerprint {fp!r} without the keys it is taken over (data.inputs, data.reference)"
+    want = data_fingerprint(data.get("split"), data["inputs"], data["reference"])
+    return None if want == fp else f"its data keys give data_fingerprint {want!r}; it states {fp!r}"
+
+
+def conformance_of(results: dict) -> tuple[bool, list[str]]:
+    """``(conformant, reasons)`` a result states; a result without reasons (an older evaluator) is not conformant."""
+    reasons = results.get("nonconformant_reasons")
+    if not isinstance(reasons, list):
+        return False, ["conformance unknown (results written before nonconformant_reasons were recorded)"]
+    return (bool(results.get("conformant")) and not reasons, [str(r) for r in reasons])
+
+
 def read_results(path: str | os.PathLike) -> dict:
     """Read an evaluator results file; missing contract keys are a DataFormatError naming the file."""
     p = Path(path)
@@ -141,7 +192,8 @@ def build_entry(
     Paths in ``runs`` are written relative to ``entry_dir`` (where the entry file will live).
     ``seeds`` are the *training* seeds of the checkpoints, one per results file (the evaluator's
     own seeds are fixed by the protocol); None reads ``training_seed`` from each results file.
-    All results must agree on task, protocol (and its overrides), method and fingerprint, and
+    All results must agree on task, protocol (and its overrides), method, fingerprint, data_fingerprint and
+    nonconformant reasons, record a consistent direction and data fingerprint, and
     come from distinct seeds and checkpoints; otherwise a UsageError names the file that differs.
     A metric enters the entry only when every seed has a number for it. ``params``, when None,
     is read from the results (``params`` / ``num_parameters``).
@@ -151,15 +203,19 @@ def build_entry(
     bench = get_benchmark(benchmark)
     loaded = [(Path(p), read_results(p)) for p in results_paths]
     first_path, first = loaded[0]
-    for key in ("task", "protocol", "method", "fingerprint"):
+    for key in ("task", "protocol", "method", "fingerprint", "data_fingerprint", "nonconformant_reasons"):
         for p, r in loaded[1:]:
-            if r[key] != first[key]:
-                raise UsageError(f"RESULTS: {p} has {key} {r[key]!r} but {first_path} has {first[key]!r}; "
+            if r.get(key) != first.get(key):
+                raise UsageError(f"RESULTS: {p} has {key} {r.get(key)!r} but {first_path} has {first.get(key)!r}; "
                                  "an entry combines seeds of one configuration")
     for p, r in loaded[1:]:
         if protocol_overrides(r) != protocol_overrides(first):
             raise UsageError(f"RESULTS: {p} has protocol overrides {protocol_overrides(r)!r} but {first_path} has "
                              f"{protocol_overrides(first)!r}; an entry combines seeds of one configuration")
+    for p, r in loaded:
+        for problem in (direction_check(r)[0], data_problem(r)):
+            if problem:
+                raise UsageError(f"RESULTS: {p}: {problem}")
     if method is not None and method != first["method"]:
         raise UsageError(f"--method: the results are of method {first['method']!r}; got {method!r}")
     facts = [None] * len(loaded)
@@ -222,6 +278,9 @@ def build_entry(
         "split": first.get("split", bench.split),
         "protocol": first["protocol"],
         "protocol_overrides": protocol_overrides(first),
+        "conformant": conformance_of(first)[0],
+        "nonconformant_reasons": conformance_of(first)[1],
+        "data_fingerprint": first.get("data_fingerprint"),
         "task": first["task"],
         "method": first["method"],
         "variant": variant,

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Iterator
 
 from initbench.errors import DataFormatError, InitbenchError, UsageError
-from initbench.leaderboard.entry import entry_hash, read_entry, sha256_file, write_json_atomic
+from initbench.leaderboard.entry import Problem, entry_hash, read_entry, sha256_file, write_json_atomic
 from initbench.leaderboard.validate import Report, validate_entry
 
 
@@ -57,6 +57,38 @@ def load_entries(root: str | os.PathLike, benchmark: str | None = None,
                  task: str | None = None) -> list[tuple[Path, dict]]:
     """Read every entry under ``root``; an unreadable file raises DataFormatError naming it."""
     return [(p, read_entry(p)) for p in iter_entry_files(root, benchmark, task)]
+
+
+#: Note id added (in memory, never written) to an entry shown although its results files could not be checked.
+UNVERIFIED_NOTE = "unverified"
+
+
+def load_validated(root: str | os.PathLike, benchmark: str | None = None,
+                   task: str | None = None) -> tuple[list[tuple[Path, dict]], Report]:
+    """Entries under ``root`` that pass full validation (results files and checkpoints included), and the report.
+
+    An entry with a problem is left out (its problems are in the report); one whose results files are not
+    present is kept with an ``unverified`` note saying so, so a table never shows an unchecked number as checked.
+    """
+    report = Report()
+    shown = []
+    for path in iter_entry_files(root, benchmark, task):
+        try:
+            entry = read_entry(path)
+        except DataFormatError as exc:
+            report.problems.append(Problem(str(path), "$", str(exc)))
+            continue
+        r = validate_entry(entry, str(path), base_dir=path.parent)
+        report.extend(r)
+        if not r.ok:
+            continue
+        if r.unchecked:
+            entry = copy.deepcopy(entry)
+            entry["notes"] = list(entry.get("notes", [])) + [{
+                "id": UNVERIFIED_NOTE, "text": "not verified against its results files: " + "; ".join(
+                    line.removeprefix(f"{path}: ") for line in r.unchecked)}]
+        shown.append((path, entry))
+    return shown, report
 
 
 def _run_hashes(entry: dict) -> frozenset[str]:

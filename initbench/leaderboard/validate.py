@@ -28,7 +28,7 @@ from initbench.leaderboard.entry import (
     sha256_file,
     unbiased_std,
 )
-from initbench.leaderboard.results import protocol_overrides, recompute_metrics
+from initbench.leaderboard.results import conformance_of, data_problem, direction_check, protocol_overrides, recompute_metrics
 
 #: Note id that must record a reported average which its own components do not give.
 AVERAGE_NOTE = "average-mismatch"
@@ -99,6 +99,13 @@ def _check_benchmark(entry: dict, file: str, report: Report) -> None:
                                            f"expected one of {', '.join(bench.tasks)}"))
     if entry["kind"] == "reported":
         return  # a publication's networks are recorded as 'unpublished'; such entries form their own group
+    reasons = entry["nonconformant_reasons"]
+    if entry["conformant"] == bool(reasons):
+        report.problems.append(Problem(file, "$.conformant", f"is {entry['conformant']} with reasons {reasons}; "
+                                       "expected true exactly when there are no reasons"))
+    elif not entry["conformant"] and bench.require_conformant:
+        report.problems.append(Problem(file, "$.conformant", f"benchmark {bench.name} ranks conformant results "
+                                       f"only; these are not: {'; '.join(reasons)}"))
     if entry["protocol_overrides"] and not bench.allow_protocol_overrides:
         report.problems.append(Problem(file, "$.protocol_overrides", f"benchmark {bench.name} needs the published "
                                        f"protocol {bench.protocol}; the results override "
@@ -184,12 +191,22 @@ def _check_run(entry: dict, file: str, base: Path, i: int, run: dict, report: Re
     checks = [
         ("task", entry["task"]), ("protocol", entry["protocol"]), ("method", entry["method"]),
         ("checkpoint_sha256", ck["sha256"]), ("fingerprint", entry["fingerprint"]),
-        ("protocol overrides", entry["protocol_overrides"]),
+        ("protocol overrides", entry["protocol_overrides"]), ("data_fingerprint", entry["data_fingerprint"]),
+        ("conformance", [entry["conformant"], entry["nonconformant_reasons"]]),
     ]
+    derived = {"protocol overrides": protocol_overrides(results), "conformance": list(conformance_of(results))}
     for key, want in checks:
-        got = protocol_overrides(results) if key == "protocol overrides" else results.get(key)
+        got = derived[key] if key in derived else results.get(key)
         if got != want:
             report.problems.append(Problem(file, rp, f"results file {path}: {key} is {got!r}; the entry has {want!r}"))
+    problem, unknown = direction_check(results)
+    for msg in (problem, data_problem(results)):
+        if msg:
+            report.problems.append(Problem(file, rp, f"results file {path}: {msg}"))
+    if unknown:
+        report.unchecked.append(f"{file}: {rp}: results file {path} {unknown}")
+    if entry["data_fingerprint"] is None:
+        report.unchecked.append(f"{file}: {rp}: results file {path} records no data_fingerprint: the data is unknown")
     res_metrics = results.get("metrics") or {}
     recomputed = recompute_metrics(results)
     for name, m in entry["metrics"].items():

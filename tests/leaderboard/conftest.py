@@ -25,11 +25,13 @@ FINGERPRINT = {"lpips_backbone": SHA_A, "lpips_linear": SHA_B, "classifier": SHA
 
 @pytest.fixture
 def make_results(tmp_path):
-    """``make_results(seed, lpips=[...], **overrides) -> Path``: a results JSON as the evaluator writes it,
+    """``make_results(seed, lpips=[...], **overrides) -> Path``: a results JSON as the evaluator writes it
+    (a conformant one; ``overrides`` replace top-level keys, ``None`` removes one: an older evaluator's file),
     its IS/CIS computed by the evaluator's own functions from seeded random logits (3 inputs x 4 samples)."""
     import torch
 
     from initbench.evaluation import inception as IS
+    from initbench.evaluation.conformance import data_fingerprint
 
     def make(seed: int, lpips=(0.2, 0.3), name=None, **overrides) -> Path:
         g = torch.Generator().manual_seed(seed)
@@ -39,11 +41,18 @@ def make_results(tmp_path):
         summaries = [IS.input_summary(x) for x in groups]
         pairs = [[float(v), float(v) + 0.01] for v in lpips]
         flat = [v for r in pairs for v in r]
+        keys = [f"sunny/{i}.png" for i in range(len(pairs))]
+        data = {"split": "v1", "inputs": keys, "reference": ["night/0.png", "night/1.png"]}
         res = {
             "protocol": "v1",
             "protocol_spec": {"version": "v1", "pairing": "munit", "overrides": {}},
             "conformant": True,
+            "nonconformant_reasons": [],
             "task": "sunny2night",
+            "direction": "a2b",
+            "model_task": "sunny2night",
+            "data": data,
+            "data_fingerprint": data_fingerprint(data["split"], data["inputs"], data["reference"]),
             "method": "munit",
             "checkpoint_sha256": f"{seed + 1:064x}",
             "seed": {"input_seed": 0, "style_seed": 1},
@@ -55,7 +64,7 @@ def make_results(tmp_path):
                 "fid": 100.0 - seed, "kid": None,
             },
             "per_input": {
-                "keys": [f"sunny/{i}.png" for i in range(len(pairs))],
+                "keys": keys,
                 "lpips": [sum(r) / 2 for r in pairs], "lpips_pairs": pairs,
                 "cis_kl": [x["cis_kl"] for x in summaries], "marginal": [x["marginal"] for x in summaries],
                 "neg_entropy": [x["neg_entropy"] for x in summaries],
@@ -69,6 +78,8 @@ def make_results(tmp_path):
         for k, v in overrides.items():
             if k == "metrics":
                 res["metrics"].update(v)
+            elif v is None and k in ("direction", "model_task", "data", "data_fingerprint", "nonconformant_reasons"):
+                del res[k]
             else:
                 res[k] = v
         path = tmp_path / (name or f"results-seed{seed}.json")
