@@ -182,7 +182,12 @@ def _print_result(r: dict, out) -> None:
     console.print(t)
     fp = r["fingerprint"]
     short = {k: (v[:12] if isinstance(v, str) and len(v) == 64 else v) for k, v in fp.items()}
-    console.print(f"inputs {r['num_inputs']} x samples {r['samples_per_input']}; fingerprint {short}", highlight=False)
+    if r["method"] == "real":
+        size = (f"{r['num_inputs']} slots x {len(r['per_input']['lpips_pairs'][0])} pairs "
+                f"({r['metrics_extra'].get('lpips_distinct_pairs')} distinct pairs scored)")
+    else:
+        size = f"inputs {r['num_inputs']} x samples {r['samples_per_input']}"
+    console.print(f"{size}; fingerprint {short}", highlight=False)
     for k, why in r["skipped"].items():
         console.print(f"[yellow]{k} not computed:[/] {why}", highlight=False)
     for line in r.get("warnings", []):

@@ -8,7 +8,8 @@ Protocol v1, field by field:
 * **Inputs.** The source domain's ``test`` images of split v1, sorted by key
   (``<domain>/<relpath>``); ``num_inputs`` (100) of them are drawn with
   ``torch.randperm(n, generator=torch.Generator().manual_seed(input_seed))[:num_inputs]``, then
-  kept in sorted-key order. Fewer test images than ``num_inputs``: all are used (recorded).
+  kept in sorted-key order. Fewer test images than ``num_inputs``: all are used, the result is not
+  conformant (reason ``N test images, fewer than num_inputs 100``) and ``num_inputs`` records the count.
 * **Input mapping.** Exactly the dataset loaders' test-time pipeline without crop: PNG decoded to
   uint8 RGB, resized (antialiased bilinear, ``initbench.dataset.transforms.resize_short_side``)
   so that the short side is ``short_side`` (360, the paper's size; 1208 x 1920 -> 360 x 572),
@@ -33,10 +34,31 @@ Protocol v1, field by field:
   with ``torch.nn.functional.interpolate(mode="bilinear", align_corners=False, antialias=True)``,
   clamped to ``[-1, 1]``, fed as is (Inception-v3 built with ``transform_input=False``: Google's
   Inception expects ``[-1, 1]``).
-* **FID / KID** (extras). torch-fidelity's ``inception-v3-compat`` ``2048`` features of every
-  output (``round((x + 1) * 127.5)`` as uint8) against up to ``fid_max_reference`` target-domain
-  test images (drawn like the inputs, seed ``input_seed``) mapped like the inputs; KID with
-  ``kid_subsets`` subsets of ``min(kid_subset_size, n1, n2)``; seed ``isc_rng_seed``.
+* **FID / KID** (extras). torch-fidelity's ``inception-v3-compat`` ``2048`` features of each
+  *distinct* output once (``round((x + 1) * 127.5)`` as uint8): a multimodal translator's
+  ``num_inputs x samples_per_input`` outputs, a deterministic one's ``num_inputs`` (its samples are
+  one image; repeating its features shrinks the covariance and moved a toy KID from -0.005 to
+  0.067). Against up to ``fid_max_reference`` target-domain test images (drawn like the inputs,
+  seed ``input_seed``) mapped like the inputs; KID with ``kid_subsets`` subsets of
+  ``min(kid_subset_size, n1, n2)``; seed ``isc_rng_seed``. Fewer outputs or reference images than
+  the feature dimension (2048) make the covariance singular: the result's ``warnings`` say so.
+
+Overrides. :meth:`Protocol.with_overrides` changes only the fields of :data:`OVERRIDABLE`, each
+read by the code it describes (a test overrides each one and sees the computation change); the
+fields of :data:`FIXED` (the split, crop, resize, LPIPS version and net, classifier input, IS
+splits, CIS aggregation, FID layer) are refused: a change of those is a new protocol version.
+
+Conformance (:func:`initbench.evaluation.conformance.conformance`). A result is ``conformant``
+only when nothing changed its comparability; otherwise ``nonconformant_reasons`` lists why, one
+short sentence each: protocol fields overridden; a task outside ``tasks``; fewer test images than
+``num_inputs`` (translators and ``--method real`` alike); an LPIPS backbone other than the
+pretrained AlexNet; a classifier other than Inception-v3 fine-tuned from ImageNet by the unmodified
+recipe, or one whose file does not record its provenance (no classifier: IS/CIS are null and
+``skipped`` says so); data that cannot be identified. Every result records ``data`` (the split and
+the sorted input and FID-reference keys it used; for ``real`` the images in its pairs) and
+``data_fingerprint`` = sha256 of ``{"inputs", "reference", "split"}`` as key-sorted compact JSON.
+A translator result also records ``direction`` (``a2b``/``b2a``, passed to every encode/decode)
+and ``model_task`` (the task the model was trained on).
 """
 
 from __future__ import annotations

@@ -30,6 +30,9 @@ from initbench.leaderboard.entry import (
 )
 from initbench.leaderboard.results import conformance_of, data_problem, direction_check, protocol_overrides, recompute_metrics
 
+#: Fields of a measured entry that entries built before the evaluator decided conformance lack.
+TRUTH_FIELDS = ("conformant", "nonconformant_reasons", "data_fingerprint")
+
 #: Note id that must record a reported average which its own components do not give.
 AVERAGE_NOTE = "average-mismatch"
 
@@ -61,7 +64,9 @@ def _schema_problems(entry: dict, file: str) -> list[Problem]:
         if err.validator == "required":
             # "'task' is a required property" -> "$.task: required field missing"
             missing = err.message.split("'")[1] if "'" in err.message else err.message
-            out.append(Problem(file, json_path(parts + [missing]), "required field missing"))
+            hint = (" (an entry built before results recorded conformance and their data: rebuild it from results of "
+                    "the current evaluator)") if missing in TRUTH_FIELDS and not parts else ""
+            out.append(Problem(file, json_path(parts + [missing]), "required field missing" + hint))
         elif err.validator == "additionalProperties" and "unexpected" in err.message:
             out.append(Problem(file, json_path(parts), err.message.replace("Additional properties", "unknown field(s)")))
         elif err.validator == "not" and err.validator_value and "anyOf" in err.validator_value:

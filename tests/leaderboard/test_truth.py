@@ -178,3 +178,11 @@ def test_show_marks_an_entry_it_could_not_check(make_results, tmp_path):
     res = CliRunner().invoke(main, ["leaderboard", "show", "--root", str(tmp_path / "lb"), "--format", "markdown"])
     assert res.exit_code == 0 and "| 1 | munit (1) |" in res.stdout
     assert "- (1) not verified against its results files: $.runs[0].results_file: " in res.stdout
+
+
+def test_an_entry_from_before_conformance_says_how_to_fix_it(measured_entry, tmp_path):
+    _, entry = measured_entry
+    del entry["data_fingerprint"]
+    assert _report(entry, tmp_path)[0] == [
+        "$.data_fingerprint: required field missing (an entry built before results recorded conformance and their "
+        "data: rebuild it from results of the current evaluator)"]
