@@ -150,7 +150,8 @@ def fid_warnings(n_outputs: int, n_reference: int, dim: int) -> list[str]:
     return out
 
 
-def _fid_reference(scorers: _Scorers, root, keys: list[str], target: str, P: Protocol, bs: int, progress: Progress | None) -> torch.Tensor:
+def _fid_reference(scorers: _Scorers, root, keys: list[str], target: str, P: Protocol, bs: int,
+                   progress: Progress | None) -> torch.Tensor:
     I.require(keys, f"{target} test images (FID/KID reference)", root)
     rows = []
     for s in range(0, len(keys), bs):
