@@ -70,9 +70,10 @@ def test_quickstart_end_to_end_rerun_and_interrupt(tmp_path):
     # The CLI prints the ranked table from the finished stages.
     r = CliRunner().invoke(main, ["quickstart", "--out", str(out), "--steps", "2", "--per-domain", "16",
                                   "--classifier-epochs", "1", "--eval-inputs", "2", "--eval-samples", "2",
-                                  "--lpips-backbone", "random", "--submit-to", str(tmp_path / "lb")])
+                                  "--lpips-backbone", "random", "--submit-to", str(tmp_path / "lb"), "--json", "-"])
     # grid settings differ from SMALL's (CLI defaults), so only the report is redone
     assert r.exit_code == 0, r.output
-    assert "mini-init · sunny2night · LPIPS diversity" in r.output and "report:" in r.output
+    assert "mini-init · sunny2night · LPIPS diversity" in r.stderr and "report:" in r.stderr
+    assert set(json.loads(r.stdout)["stages"]) >= {"synth", "train-init", "report"}  # stdout: the document alone
     marker = json.loads((out / ".stages" / "report.json").read_text())
     assert marker["stage"] == "report"
