@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from initbench.cli.common import console, err_console, handle_errors, write_json
+from initbench.cli.common import console, err_console, handle_errors, json_option, write_json
 from initbench.quickstart import QuickstartOptions, run_quickstart
 
 
@@ -38,10 +36,11 @@ def register(group: click.Group) -> None:
                   show_default=True, help="auto: pretrained AlexNet when its file is present, else random (said so).")
     @click.option("--threads", default=1, show_default=True, type=int,
                   help="torch CPU threads (0: torch's default); the models are tiny, one thread is fastest on a busy CPU.")
-    @click.option("--json", "json_out", default=None, help="Also write the stages' results as JSON to this file ('-': stdout).")
+    @json_option("the stages' results")
     @click.option("--submit-to", default=None, help="Also submit the entries to this leaderboard folder "
                   "(e.g. leaderboards/, where `initbench leaderboard show` looks).")
-    @handle_errors
+    @handle_errors(interrupt_hint=lambda p: "finished stages are kept; rerun the same command to continue "
+                   "(an interrupted training resumes from its last checkpoint)")
     def quickstart(out, steps, device, task, seed, per_domain, size, eval_inputs, eval_samples, classifier_epochs,
                    lpips_backbone, threads, json_out, submit_to) -> None:
         """The whole pipeline on the synthetic mini-INIT: synthesise, verify, train INIT and MUNIT (tiny),
@@ -70,13 +69,8 @@ def register(group: click.Group) -> None:
             if stage in ids:
                 bars.update(ids[stage], total=total, completed=done, info=info)
 
-        try:
-            with bars:
-                result = run_quickstart(opts, progress=progress, on_stage=on_stage)
-        except KeyboardInterrupt:
-            err_console.print("[yellow]interrupted[/]: finished stages are kept; rerun the same command to continue "
-                              "(an interrupted training resumes from its last checkpoint)")
-            sys.exit(130)
+        with bars:
+            result = run_quickstart(opts, progress=progress, on_stage=on_stage)
         from initbench.cli.leaderboard_cmds import print_tables
         from initbench.leaderboard.render import build_tables
         from initbench.leaderboard.store import load_entries

@@ -18,7 +18,7 @@ input size; ``short_side``), mapped as above, random horizontal flip (p = 0.5; n
 augmentation: colour is the domain), class-balanced sampling with replacement (INIT's rainy is
 4.6 % of frames), Adam, cross-entropy (+ 0.4 x the auxiliary head's for Inception), a fixed
 number of epochs of ``len(train)`` samples each. The file is a ``torch.save`` dict loadable with
-``weights_only=True``; its sha256 is the classifier's identity in every result.
+``weights_only=True``; the sha256 of its weights (``initbench.digests.sha256_tensors``) is its identity in every result.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from initbench.dataset.release import DOMAINS
+from initbench.digests import sha256_tensors
 from initbench.errors import CheckpointError, UsageError, WeightsMissingError
 from initbench.evaluation import images as I
 from initbench.evaluation import weights as W
@@ -138,7 +139,7 @@ def build_classifier(
 
 
 def save_classifier(clf: DomainClassifier, path: str | os.PathLike, *, recipe: dict | None = None, report: dict | None = None, init: str = "") -> str:
-    """Write the classifier atomically; returns its sha256 (its identity)."""
+    """Write the classifier atomically; returns the sha256 of its weights (its identity, see ``initbench.digests``)."""
     blob = {
         "format": FORMAT,
         "arch": clf.arch,
@@ -154,18 +155,23 @@ def save_classifier(clf: DomainClassifier, path: str | os.PathLike, *, recipe: d
     tmp = p.with_name(f".{p.name}.tmp-{os.getpid()}")
     torch.save(blob, tmp)
     os.replace(tmp, p)
-    return W.sha256_file(p)
+    return sha256_tensors(blob["state_dict"])
 
 
 def load_classifier(path: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[DomainClassifier, dict]:
-    """(classifier in eval mode on ``device``, ``{"sha256", "arch", "init", "report", "recipe"}``)."""
+    """(classifier in eval mode on ``device``, ``{"sha256", "file_sha256", "arch", "init", "report", "recipe"}``).
+
+    ``sha256`` identifies the weights (canonical tensors), so two files holding the same weights (the
+    file also stores the training report and its timings) give one fingerprint; ``file_sha256`` is
+    the file's own hash.
+    """
     p = Path(path)
     if not p.is_file():
         raise UsageError(f"--classifier: file not found: {p}")
     expected = f"expected a classifier file of format {FORMAT!r} (from `initbench train-classifier`)"
     try:
         blob = torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises KeyError('101') and the like for a file that is not a torch.save
+    except Exception:  # torch raises KeyError("101") and the like for a file that is not a torch.save
         raise CheckpointError(f"--classifier: {expected}; {p} is not a torch.save file") from None
     if not isinstance(blob, dict) or blob.get("format") != FORMAT:
         found = f"format {blob.get('format')!r}" if isinstance(blob, dict) else f"a {type(blob).__name__}"
@@ -181,7 +187,8 @@ def load_classifier(path: str | os.PathLike, device: str | torch.device = "cpu")
                               f"({str(exc).splitlines()[0]})") from None
     clf.eval().requires_grad_(False)
     info = {k: blob.get(k) for k in ("arch", "init", "report", "recipe")}
-    info["sha256"] = W.sha256_file(p)
+    info["sha256"] = sha256_tensors(blob["state_dict"])
+    info["file_sha256"] = W.sha256_file(p)
     return clf.to(device), info
 
 

@@ -27,6 +27,7 @@ from typing import Any, Callable
 import torch
 
 from initbench.dataset.release import parse_task
+from initbench.digests import sha256_tensors
 from initbench.errors import UsageError, WeightsMissingError
 from initbench.evaluation import images as I
 from initbench.evaluation import inception as IS
@@ -191,7 +192,8 @@ def evaluate(
     reason). ``batch_sizes`` overrides :func:`choose_batch_sizes` (``decode`` even, ``lpips``,
     ``fid``); they change speed, not results. The translator is moved to ``device`` and put in
     eval mode. ``progress(stage, done, total)`` is called as work advances. Returns the results dict
-    (keys: protocol, protocol_spec, conformant, task, method, checkpoint_sha256, seed, inputs,
+    (keys: protocol, protocol_spec, conformant, task, method, checkpoint_sha256 (the file's), weights_sha256
+    (the evaluated weights' canonical tensors, :func:`initbench.digests.sha256_tensors`), seed, inputs,
     metrics, metrics_extra, per_input, fingerprint, skipped, versions, device, batch_sizes, timings,
     direction, model_task, nonconformant_reasons, data_fingerprint, data, warnings).
     """
@@ -325,6 +327,7 @@ def evaluate(
         "model_task": model_task or task,
         "method": method or getattr(translator, "name", "") or type(translator).__name__,
         "checkpoint_sha256": checkpoint_sha256,
+        "weights_sha256": sha256_tensors(translator.state_dict()),
         "seed": {"input_seed": P.input_seed, "style_seed": P.style_seed, "pair_seed": P.pair_seed,
                  "isc_rng_seed": P.isc_rng_seed, "lpips_seed": lpips_seed if lpips_backbone == "random" else None},
         "num_inputs": len(inputs),

@@ -87,9 +87,16 @@ def canonical_bytes(obj: Any) -> bytes:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
+#: Entry fields that say when it was made, not what it is: left out of its identity (hash and file name).
+NOT_IDENTITY = ("created",)
+
+
 def entry_hash(entry: dict) -> str:
-    """sha256 of the canonical JSON of ``entry`` (hex). Its first 8 characters name the entry file."""
-    return hashlib.sha256(canonical_bytes(entry)).hexdigest()
+    """sha256 of the canonical JSON of ``entry`` without ``created`` (hex); its first 8 characters name the file.
+
+    Two runs that produced the same numbers from the same weights give the same entry identity.
+    """
+    return hashlib.sha256(canonical_bytes({k: v for k, v in entry.items() if k not in NOT_IDENTITY})).hexdigest()
 
 
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:

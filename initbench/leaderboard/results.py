@@ -6,6 +6,12 @@ values so means can be recomputed), ``fingerprint``, ``versions``, ``device``, `
 evaluator decides conformance also ``conformant``, ``nonconformant_reasons``, ``data_fingerprint`` with ``data``
 (the keys it is taken over), ``direction`` and ``model_task``. Older files without them are read, and what
 they lack is reported as unknown, never as checked.
+
+Identities in an entry are by content (``initbench.digests``): a run's model is its weights'
+sha256 (``weights_sha256``; older results files only give the checkpoint file's), and a results
+file is the sha256 of its canonical JSON without ``timings`` and the checkpoint file's hash. Two
+runs that found the same numbers with the same weights give the same entry, whatever folder they
+ran in and however long they took.
 """
 
 from __future__ import annotations
@@ -17,9 +23,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Sequence
 
+from initbench.digests import results_digest, sha256_tensors
 from initbench.errors import DataFormatError, UsageError
 from initbench.leaderboard.benchmarks import METRICS, get_benchmark
-from initbench.leaderboard.entry import SCHEMA_ID, mean, sha256_file, unbiased_std
+from initbench.leaderboard.entry import SCHEMA_ID, mean, unbiased_std
 
 #: Keys every results file must have for an entry to be built from it.
 REQUIRED_KEYS = ("protocol", "task", "method", "checkpoint_sha256", "metrics", "per_input", "fingerprint")
@@ -90,6 +97,30 @@ def checkpoint_facts(path: str | os.PathLike) -> dict:
     model = build_from_checkpoint(blob, path=str(path))
     seed = (blob.get("train_config") or {}).get("seed")
     return {"seed": seed, "params": count_parameters(model.generator_modules())}
+
+
+def model_sha256(results: dict) -> str | None:
+    """The evaluated model's identity in a results document: its weights' sha256, else (older files) the file's."""
+    return results.get("weights_sha256") or results.get("checkpoint_sha256")
+
+
+def checkpoint_weights_sha256(path: str | os.PathLike) -> str:
+    """sha256 of the weights a native checkpoint gives the evaluator (the translator it builds)."""
+    from initbench.training.checkpoints import load_translator
+
+    return sha256_tensors(load_translator(path).state_dict())
+
+
+def results_file_sha256(path: str | os.PathLike) -> str:
+    """Identity of a results file: :func:`initbench.digests.results_digest` of its JSON (timings left out)."""
+    p = Path(path)
+    try:
+        doc = json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DataFormatError(f"not a readable results JSON ({exc})", str(p)) from None
+    if not isinstance(doc, dict):
+        raise DataFormatError(f"expected a JSON object; found {type(doc).__name__}", str(p))
+    return results_digest(doc)
 
 
 def protocol_overrides(results: dict) -> dict:
@@ -236,9 +267,9 @@ def build_entry(
     if len(set(seeds)) != len(seeds):
         raise UsageError(f"--seeds: seeds must be distinct; found {seeds}")
     for p, r in loaded:
-        if not isinstance(r["checkpoint_sha256"], str):
+        if not isinstance(model_sha256(r), str):
             raise UsageError(f"RESULTS: {p} records no checkpoint_sha256 (evaluate a checkpoint file with --ckpt)")
-    cks = [r["checkpoint_sha256"] for _, r in loaded]
+    cks = [model_sha256(r) for _, r in loaded]
     if len(set(cks)) != len(cks):
         raise UsageError(f"RESULTS: two results evaluate the same checkpoint ({cks}); seeds need distinct models")
     metrics: dict[str, dict[str, Any]] = {}
@@ -261,13 +292,13 @@ def build_entry(
         ck_path = None
         if checkpoint_paths is not None and checkpoint_paths[i]:
             cp = Path(checkpoint_paths[i])
-            if cp.is_file() and sha256_file(cp) != r["checkpoint_sha256"]:
-                raise UsageError(f"--checkpoint: {cp} does not have the sha256 recorded in {p}")
+            if cp.is_file() and checkpoint_weights_sha256(cp) != model_sha256(r):
+                raise UsageError(f"--checkpoint: {cp} does not hold the weights (sha256) recorded in {p}")
             ck_path = _relpath(cp, entry_dir)
         runs.append({
             "seed": seed,
-            "results_file": {"path": _relpath(p, entry_dir), "sha256": sha256_file(p)},
-            "checkpoint": {"path": ck_path, "sha256": r["checkpoint_sha256"]},
+            "results_file": {"path": _relpath(p, entry_dir), "sha256": results_file_sha256(p)},
+            "checkpoint": {"path": ck_path, "sha256": model_sha256(r)},
         })
     versions = first.get("versions") or {}
     device = first.get("device")

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Iterator
 
 from initbench.errors import DataFormatError, InitbenchError, UsageError
-from initbench.leaderboard.entry import Problem, entry_hash, read_entry, sha256_file, write_json_atomic
+from initbench.leaderboard.entry import Problem, entry_hash, read_entry, write_json_atomic
+from initbench.leaderboard.results import results_file_sha256
 from initbench.leaderboard.validate import Report, validate_entry
 
 
@@ -131,7 +132,7 @@ def submit(entry_path: str | os.PathLike, root: str | os.PathLike = "leaderboard
             dest.parent.mkdir(parents=True, exist_ok=True)
             tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
             shutil.copyfile(rp, tmp)
-            if sha256_file(tmp) != rf["sha256"]:
+            if results_file_sha256(tmp) != rf["sha256"]:
                 tmp.unlink()
                 raise SubmissionError(f"{rp}: changed while being copied; nothing was written")
             os.replace(tmp, dest)

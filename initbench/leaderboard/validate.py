@@ -15,7 +15,8 @@ from typing import Iterable
 
 from jsonschema import Draft202012Validator
 
-from initbench.errors import DataFormatError
+from initbench.digests import results_digest
+from initbench.errors import DataFormatError, InitbenchError
 from initbench.leaderboard.benchmarks import BENCHMARKS, METRIC_NETWORK
 from initbench.leaderboard.entry import (
     AS_REPORTED,
@@ -25,10 +26,17 @@ from initbench.leaderboard.entry import (
     load_schema,
     mean,
     read_entry,
-    sha256_file,
     unbiased_std,
 )
-from initbench.leaderboard.results import conformance_of, data_problem, direction_check, protocol_overrides, recompute_metrics
+from initbench.leaderboard.results import (
+    checkpoint_weights_sha256,
+    conformance_of,
+    data_problem,
+    direction_check,
+    model_sha256,
+    protocol_overrides,
+    recompute_metrics,
+)
 
 #: Fields of a measured entry that entries built before the evaluator decided conformance lack.
 TRUTH_FIELDS = ("conformant", "nonconformant_reasons", "data_fingerprint")
@@ -164,18 +172,29 @@ def _resolve(base: Path, rel: str) -> Path:
     return p if p.is_absolute() else base / p
 
 
+def _check_checkpoint(file: str, rp: str, cpath: Path, want: str, report: Report) -> None:
+    """The weights in ``cpath`` have the sha256 the entry states (an unreadable file is one problem)."""
+    try:
+        found = checkpoint_weights_sha256(cpath)
+    except Exception as exc:  # noqa: BLE001 - any unreadable file is one finding, never a traceback
+        why = str(exc) if isinstance(exc, InitbenchError) else type(exc).__name__
+        report.problems.append(Problem(file, f"{rp}.checkpoint.path", f"{cpath}: not a readable initbench checkpoint, "
+                                       f"so its weights cannot be checked ({why})"))
+        return
+    if found != want:
+        report.problems.append(Problem(file, f"{rp}.checkpoint.sha256", f"{cpath} holds weights of sha256 {found}; "
+                                       f"the entry says {want}"))
+    else:
+        report.checked.append(f"{file}: checkpoint {cpath}: weights sha256 matches")
+
+
 def _check_run(entry: dict, file: str, base: Path, i: int, run: dict, report: Report) -> None:
     rp = f"$.runs[{i}]"
     ck = run["checkpoint"]
     if ck.get("path"):
         cpath = _resolve(base, ck["path"])
         if cpath.is_file():
-            found = sha256_file(cpath)
-            if found != ck["sha256"]:
-                report.problems.append(Problem(file, f"{rp}.checkpoint.sha256", f"{cpath} has sha256 {found}; "
-                                               f"the entry says {ck['sha256']}"))
-            else:
-                report.checked.append(f"{file}: checkpoint {cpath}: sha256 matches")
+            _check_checkpoint(file, rp, cpath, ck["sha256"], report)
         else:
             report.unchecked.append(f"{file}: {rp}.checkpoint: {cpath} is not present; sha256 not checked")
     rf = run["results_file"]
@@ -183,23 +202,24 @@ def _check_run(entry: dict, file: str, base: Path, i: int, run: dict, report: Re
     if not path.is_file():
         report.unchecked.append(f"{file}: {rp}.results_file: {path} is not present; hash and values not checked")
         return
-    found = sha256_file(path)
-    if found != rf["sha256"]:
-        report.problems.append(Problem(file, f"{rp}.results_file.sha256", f"{path} has sha256 {found}; "
-                                       f"the entry says {rf['sha256']}"))
-        return
     try:
         results = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         report.problems.append(Problem(file, f"{rp}.results_file.path", f"{path}: not readable JSON ({exc})"))
+        return
+    found = results_digest(results) if isinstance(results, dict) else None
+    if found != rf["sha256"]:
+        report.problems.append(Problem(file, f"{rp}.results_file.sha256", f"{path} has content sha256 {found} "
+                                       f"(timings left out); the entry says {rf['sha256']}"))
         return
     checks = [
         ("task", entry["task"]), ("protocol", entry["protocol"]), ("method", entry["method"]),
-        ("checkpoint_sha256", ck["sha256"]), ("fingerprint", entry["fingerprint"]),
+        ("model sha256", ck["sha256"]), ("fingerprint", entry["fingerprint"]),
         ("protocol overrides", entry["protocol_overrides"]), ("data_fingerprint", entry["data_fingerprint"]),
         ("conformance", [entry["conformant"], entry["nonconformant_reasons"]]),
     ]
-    derived = {"protocol overrides": protocol_overrides(results), "conformance": list(conformance_of(results))}
+    derived = {"protocol overrides": protocol_overrides(results), "conformance": list(conformance_of(results)),
+               "model sha256": model_sha256(results)}
     for key, want in checks:
         got = derived[key] if key in derived else results.get(key)
         if got != want:

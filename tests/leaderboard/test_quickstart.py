@@ -70,9 +70,24 @@ def test_quickstart_end_to_end_rerun_and_interrupt(tmp_path):
     # The CLI prints the ranked table from the finished stages.
     r = CliRunner().invoke(main, ["quickstart", "--out", str(out), "--steps", "2", "--per-domain", "16",
                                   "--classifier-epochs", "1", "--eval-inputs", "2", "--eval-samples", "2",
-                                  "--lpips-backbone", "random", "--submit-to", str(tmp_path / "lb")])
+                                  "--lpips-backbone", "random", "--submit-to", str(tmp_path / "lb"), "--json", "-"])
     # grid settings differ from SMALL's (CLI defaults), so only the report is redone
     assert r.exit_code == 0, r.output
-    assert "mini-init · sunny2night · LPIPS diversity" in r.output and "report:" in r.output
+    assert "mini-init · sunny2night · LPIPS diversity" in r.stderr and "report:" in r.stderr
+    assert set(json.loads(r.stdout)["stages"]) >= {"synth", "train-init", "report"}  # stdout: the document alone
     marker = json.loads((out / ".stages" / "report.json").read_text())
     assert marker["stage"] == "report"
+
+
+def test_two_identical_quickstart_runs_give_identical_entries(tmp_path):
+    """Same settings in two folders: same weights, numbers and fingerprints, so the same entries (names and
+    content); only the creation time may differ, and it is not part of an entry's identity."""
+    entries = []
+    for name in ("a", "b"):
+        out = tmp_path / name
+        run_quickstart(QuickstartOptions(out=str(out), **SMALL))
+        files = sorted(iter_entry_files(out / "leaderboards", "mini-init", "sunny2night"))
+        entries.append({p.name: {k: v for k, v in json.loads(p.read_text()).items() if k != "created"} for p in files})
+    assert entries[0] == entries[1] and len(entries[0]) == 2
+    fingerprints = {e["fingerprint"]["classifier"] for e in entries[0].values()}
+    assert len(fingerprints) == 1 and len(fingerprints.pop()) == 64

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from initbench.cli import main
 from initbench.errors import UsageError
-from initbench.leaderboard.entry import sha256_file
+from initbench.digests import results_digest
 from initbench.leaderboard.render import build_tables
 from initbench.leaderboard.results import build_entry
 from initbench.leaderboard.store import submit
@@ -38,7 +38,7 @@ def _rewrite(path, entry, i=0, **changes):
         else:
             res[k] = v
     path.write_text(json.dumps(res))
-    entry["runs"][i]["results_file"]["sha256"] = sha256_file(path)
+    entry["runs"][i]["results_file"]["sha256"] = results_digest(res)
 
 
 def test_entry_carries_conformance_and_data_fingerprint(make_results, tmp_path):
