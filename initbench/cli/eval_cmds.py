@@ -136,7 +136,8 @@ def train_classifier_cmd(root, out, small, from_scratch, epochs, lr, batch_size,
 @click.option("--json", "as_json", is_flag=True, help="Print the results JSON to stdout instead of the table.")
 @click.option("--device", default="cpu", show_default=True)
 @handle_errors
-def evaluate_cmd(method, ckpt, official_ckpt, config, ckpt_task, root, task, classifier, protocol_name, lpips_backbone, lpips_seed, pairing,
+def evaluate_cmd(method, ckpt, official_ckpt, config, ckpt_task, root, task, classifier, protocol_name, lpips_backbone, lpips_seed,
+                 pairing,
                  num_inputs, samples_per_input, short_side, no_fid, weights_dir, offline, out, as_json, device):
     """Run evaluation protocol v1 (LPIPS diversity, IS, CIS, FID/KID) on a translator or on real images."""
     from initbench.evaluation.protocol import get_protocol

@@ -114,8 +114,8 @@ def train_cmd(method, data, task, preset, out, variant, max_steps, resume, seed,
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 @handle_errors
-def translate_cmd(method, ckpt, official_ckpt, config, ckpt_task, input_path, out, num_styles, seed, task, direction, size, device,
-                  as_json):
+def translate_cmd(method, ckpt, official_ckpt, config, ckpt_task, input_path, out, num_styles, seed, task, direction, size,
+                  device, as_json):
     """Translate images; writes OUT/<stem>_s<k>.png with the exact outputs (no min-max stretching)."""
     from initbench.training.checkpoints import resolve_translator
     from initbench.training.direction import resolve_direction

@@ -105,7 +105,8 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
         raise CheckpointError(f"{option}: {p} is not an initbench checkpoint (no format {FORMAT!r} entry; "
                               "for the authors' files use --official-ckpt)")
     if blob.get("format_version", 0) > FORMAT_VERSION:
-        raise CheckpointError(f"{option}: {p}: checkpoint format {blob['format_version']} is newer than this initbench reads ({FORMAT_VERSION})")
+        raise CheckpointError(f"{option}: {p}: checkpoint format {blob['format_version']} is newer than this initbench "
+                              f"reads ({FORMAT_VERSION})")
     return blob
 
 
@@ -186,7 +187,8 @@ def resolve_translator(
         if method is not None and model.name != method:
             raise CheckpointError(f"{ckpt}: holds a {model.name!r} model; --method says {method!r}")
         if ckpt_task is not None and model.task is not None and ckpt_task != model.task:
-            raise UsageError(f"--ckpt-task: {ckpt} records its task {model.task}; got {ckpt_task} (--ckpt-task is for the authors' files)")
+            raise UsageError(f"--ckpt-task: {ckpt} records its task {model.task}; got {ckpt_task} "
+                             "(--ckpt-task is for the authors' files)")
         model.task = model.task or ckpt_task
         return model
     if method is None:

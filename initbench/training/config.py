@@ -133,7 +133,8 @@ _WIDTH = re.compile(r"(^|_)(dim|ngf|ndf|nz)$")
 
 def _typed(name: str, value: Any, current: Any) -> Any:
     """``value`` checked against the type of the field's current value (bool, int, float, str, tuple/list)."""
-    kinds = {bool: "true or false", int: "an integer", float: "a number", str: "a string", tuple: "a JSON list", list: "a JSON list"}
+    kinds = {bool: "true or false", int: "an integer", float: "a number", str: "a string",
+             tuple: "a JSON list", list: "a JSON list"}
     kind = type(current)
     if kind not in kinds:  # nested options, None defaults: checked when the model is built
         return value

@@ -26,7 +26,8 @@ from torch.utils.data import Dataset, default_collate
 from initbench.errors import DivergenceError, UsageError
 from initbench.training import distributed as D
 from initbench.training.checkpoints import capture_rng, load_checkpoint, load_model_state, restore_rng, save_checkpoint
-from initbench.training.config import TrainConfig, apply_overrides, build_method_config, build_model, check_same_run, config_from_dict
+from initbench.training.config import (TrainConfig, apply_overrides, build_method_config, build_model, check_same_run,
+                                       config_from_dict)
 from initbench.training.data import Batches, build_dataset, check_data_fingerprint, to_device
 from initbench.training.logs import LossLog, save_grid, write_config
 from initbench.training.optim import EMA, autocast, build_optimizers, lr_at, resolve_amp, set_lr
@@ -41,7 +42,8 @@ def train(cfg: TrainConfig, *, resume: bool = False, dataset: Dataset | None = N
     ``resume``: continue from ``cfg.out/checkpoint.pt`` with ``cfg`` as given (``config.resume_config``
     builds it from the stored settings and the options a user changed); the model config is the stored
     one with any changed ``method_overrides``; a different method, task, preset or variant, or data
-    with other training keys (``data_fingerprint``), is refused. ``dataset``: items in the loader's batch format (default: built from ``cfg.data``).
+    with other training keys (``data_fingerprint``), is refused.
+    ``dataset``: items in the loader's batch format (default: built from ``cfg.data``).
     Under ``torchrun`` every rank calls this; rank 0 writes the run folder.
     """
     info = D.setup(cfg.device)

@@ -84,9 +84,11 @@ def test_bad_set_values_are_one_line_naming_the_option(mini_init_root, tmp_path)
     assert res.exit_code == 2 and isinstance(res.exception, SystemExit)  # no traceback: a clean exit
     assert _oneline(res.stderr) == "error: --set dim: expected an integer (the field is 8 now); got 'foo'"
     res = CliRunner().invoke(main, _train_args(mini_init_root, tmp_path / "r", "--set", "dim=0"))
-    assert res.exit_code == 2 and _oneline(res.stderr) == "error: --set dim: expected a positive integer (the field is 8 now); got 0"
+    assert res.exit_code == 2
+    assert _oneline(res.stderr) == "error: --set dim: expected a positive integer (the field is 8 now); got 0"
     res = CliRunner().invoke(main, _train_args(mini_init_root, tmp_path / "r", "--set", "lr=fast"))
-    assert res.exit_code == 2 and _oneline(res.stderr) == "error: --set lr: expected a number (the field is 0.0001 now); got 'fast'"
+    assert res.exit_code == 2
+    assert _oneline(res.stderr) == "error: --set lr: expected a number (the field is 0.0001 now); got 'fast'"
     assert not (tmp_path / "r").exists()
 
 
@@ -191,7 +193,8 @@ def test_resume_refuses_other_data_and_another_task(mini_init_root, tmp_path):
     text = _oneline(res.stderr)
     assert text.startswith(f"error: --data: {other} holds other sunny2night training images than the run was trained on")
     assert text.endswith(f"resume with the run's data ({mini_init_root})")
-    res = CliRunner().invoke(main, ["train", "--method", "init", "--out", str(out), "--resume", "--task", "night2sunny", "--json"])
+    res = CliRunner().invoke(main, ["train", "--method", "init", "--out", str(out), "--resume", "--task", "night2sunny",
+                                    "--json"])
     assert res.exit_code == 2
     assert _oneline(res.stderr) == (f"error: --task: the run in {out} trains task 'sunny2night'; got 'night2sunny' "
                                     "(a resumed run keeps it; choose another --out for a new run)")
