@@ -35,3 +35,11 @@ class CheckpointError(InitbenchError):
 
 class WeightsMissingError(InitbenchError):
     """A pretrained file is missing or corrupt and cannot be fetched (offline)."""
+
+
+class DivergenceError(InitbenchError):
+    """Training produced a non-finite loss; the message names the step, the loss and what to try.
+
+    Exit code 2, as for a usage error: the remedy is a different option (a lower ``--set lr``,
+    ``--amp off``), not a fix of the data.
+    """

@@ -117,6 +117,8 @@ def train_classifier_cmd(root, out, small, from_scratch, epochs, lr, batch_size,
 @click.option("--ckpt", type=click.Path(exists=True, dir_okay=False), default=None, help="A native checkpoint.")
 @click.option("--official-ckpt", type=click.Path(exists=True, dir_okay=False), default=None, help="The authors' released file.")
 @click.option("--config", type=click.Path(exists=True, dir_okay=False), default=None, help="The authors' YAML config (with --official-ckpt).")
+@click.option("--ckpt-task", default=None, help="With --official-ckpt (required): the task the file was trained for, "
+              "e.g. sunny2night (a = sunny, b = night).")
 @click.option("--data", "root", required=True, type=click.Path(exists=True, file_okay=False), help="Dataset root (the release or the mini-INIT).")
 @click.option("--task", required=True, help="e.g. sunny2night.")
 @click.option("--classifier", type=click.Path(exists=True, dir_okay=False), default=None, help="Domain classifier file (train-classifier); without it IS/CIS are null.")
@@ -134,7 +136,8 @@ def train_classifier_cmd(root, out, small, from_scratch, epochs, lr, batch_size,
 @click.option("--json", "as_json", is_flag=True, help="Print the results JSON to stdout instead of the table.")
 @click.option("--device", default="cpu", show_default=True)
 @handle_errors
-def evaluate_cmd(method, ckpt, official_ckpt, config, root, task, classifier, protocol_name, lpips_backbone, lpips_seed, pairing,
+def evaluate_cmd(method, ckpt, official_ckpt, config, ckpt_task, root, task, classifier, protocol_name, lpips_backbone, lpips_seed,
+                 pairing,
                  num_inputs, samples_per_input, short_side, no_fid, weights_dir, offline, out, as_json, device):
     """Run evaluation protocol v1 (LPIPS diversity, IS, CIS, FID/KID) on a translator or on real images."""
     from initbench.evaluation.protocol import get_protocol
@@ -160,8 +163,14 @@ def evaluate_cmd(method, ckpt, official_ckpt, config, root, task, classifier, pr
             from initbench.evaluation.evaluator import evaluate
             from initbench.training.checkpoints import resolve_translator
 
-            translator = resolve_translator(method, ckpt=ckpt, official_ckpt=official_ckpt, config=config, device=device)
+            from initbench.training.direction import resolve_direction
+
+            translator = resolve_translator(method, ckpt=ckpt, official_ckpt=official_ckpt, config=config, device=device,
+                                            ckpt_task=ckpt_task, need_task=True)
+            # sunny2night weights evaluated on night2sunny run b2a; an unrelated task is refused here (exit 2)
+            direction, _ = resolve_direction(translator, task=task)
             result = evaluate(translator, root, task, method=method, checkpoint_sha256=sha256_file(ckpt or official_ckpt),
+                              direction=direction, model_task=getattr(translator, "task", None),
                               fid=not no_fid, progress=bar, **common)
     if out:
         write_json(out, result)

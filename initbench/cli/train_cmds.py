@@ -34,8 +34,9 @@ def _parse_sets(values: tuple[str, ...]) -> dict:
 @click.option("--preset", default="tiny", show_default=True, type=click.Choice(["tiny", "paper"]))
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="Run folder (checkpoint.pt, losses.csv, samples/)")
 @click.option("--variant", default=None, help="Method variant (init: ds, no-ds, multiscale)")
-@click.option("--max-steps", type=int, default=None, help="Total steps (default: the preset's)")
-@click.option("--resume", is_flag=True, help="Continue the run in --out exactly where its checkpoint stopped")
+@click.option("--max-steps", type=int, default=None, help="Total steps (default: the preset's; with --resume the run's own)")
+@click.option("--resume", is_flag=True, help="Continue the run in --out where its checkpoint stopped, with its stored settings "
+              "(options given now override them; --data must hold the same training images)")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--batch-size", type=int, default=None)
 @click.option("--num-workers", type=int, default=None)
@@ -52,14 +53,21 @@ def _parse_sets(values: tuple[str, ...]) -> dict:
 def train_cmd(method, data, task, preset, out, variant, max_steps, resume, seed, batch_size, num_workers, log_every,
               sample_every, checkpoint_every, ema, amp, device, threads, sets, as_json):
     """Train a method on domain pairs; writes RUN/checkpoint.pt, config.json, losses.csv, samples/."""
-    from initbench.training.config import preset_config
+    from initbench.training.config import preset_config, resume_config
     from initbench.training.trainer import train
 
-    cfg = preset_config(
-        preset, method=method, data=data or "", task=task, out=out, variant=variant, max_steps=max_steps, seed=seed,
-        batch_size=batch_size, num_workers=num_workers, log_every=log_every, sample_every=sample_every,
-        checkpoint_every=checkpoint_every, ema_decay=ema, amp=amp, device=device, threads=threads, method_overrides=_parse_sets(sets),
-    )
+    values = dict(method=method, data=data, task=task, preset=preset, variant=variant, max_steps=max_steps, seed=seed,
+                  batch_size=batch_size, num_workers=num_workers, log_every=log_every, sample_every=sample_every,
+                  checkpoint_every=checkpoint_every, ema_decay=ema, amp=amp, device=device, threads=threads,
+                  method_overrides=_parse_sets(sets) if sets else None)
+    if resume:  # the stored settings, except those given on this command line
+        option_of = {"ema_decay": "ema", "method_overrides": "sets"}
+        ctx = click.get_current_context()
+        given = {k: v for k, v in values.items()
+                 if v is not None and ctx.get_parameter_source(option_of.get(k, k)) != click.core.ParameterSource.DEFAULT}
+        cfg = resume_config(out, given)
+    else:
+        cfg = preset_config(preset, out=out, **{k: v for k, v in values.items() if k != "preset"})
     main_rank = int(os.environ.get("RANK", "0")) == 0
     if main_rank and not as_json:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -93,21 +101,30 @@ def train_cmd(method, data, task, preset, out, variant, max_steps, resume, seed,
 @click.option("--ckpt", default=None, type=click.Path(dir_okay=False), help="A native initbench checkpoint")
 @click.option("--official-ckpt", default=None, type=click.Path(dir_okay=False), help="The authors' released file")
 @click.option("--config", "config", default=None, help="The authors' YAML config (with --official-ckpt)")
+@click.option("--ckpt-task", default=None, help="The task the --official-ckpt file was trained for (sunny2night: a = sunny, "
+              "b = night); needed with --task")
 @click.option("--input", "input_path", required=True, type=click.Path(), help="An image or a folder of images")
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False))
 @click.option("--num-styles", type=int, default=1, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--direction", default="a2b", show_default=True, type=click.Choice(["a2b", "b2a"]))
+@click.option("--task", default=None, help="Translate for this task: the model's own (a2b) or its reverse (b2a); "
+              "default: the model's own")
+@click.option("--direction", default=None, type=click.Choice(["a2b", "b2a"]), help="The model's direction, instead of --task")
 @click.option("--size", type=int, default=None, help="Resize inputs to this short side first (default: keep)")
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 @handle_errors
-def translate_cmd(method, ckpt, official_ckpt, config, input_path, out, num_styles, seed, direction, size, device, as_json):
+def translate_cmd(method, ckpt, official_ckpt, config, ckpt_task, input_path, out, num_styles, seed, task, direction, size,
+                  device, as_json):
     """Translate images; writes OUT/<stem>_s<k>.png with the exact outputs (no min-max stretching)."""
     from initbench.training.checkpoints import resolve_translator
-    from initbench.training.translate import list_inputs, translate_files
+    from initbench.training.direction import resolve_direction
+    from initbench.training.translate import check_options, list_inputs, translate_files
 
-    translator = resolve_translator(method, ckpt=ckpt, official_ckpt=official_ckpt, config=config, device=device)
+    translator = resolve_translator(method, ckpt=ckpt, official_ckpt=official_ckpt, config=config, device=device,
+                                    ckpt_task=ckpt_task, need_task=task is not None)
+    direction, task = resolve_direction(translator, task=task, direction=direction)
+    check_options(translator, num_styles, size)
     inputs = list_inputs(input_path)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
@@ -115,7 +132,8 @@ def translate_cmd(method, ckpt, official_ckpt, config, input_path, out, num_styl
         tid = bar.add_task("translate", total=len(inputs))
         records = translate_files(translator, inputs, out, num_styles=num_styles, seed=seed, direction=direction, size=size,
                                   progress=lambda done, total: bar.update(tid, completed=done))
-    write_json(os.path.join(out, "translate.json"), {"method": translator.name, "seed": seed, "direction": direction, "files": records})
+    write_json(os.path.join(out, "translate.json"), {"method": translator.name, "seed": seed, "model_task": translator.task,
+                                                     "task": task, "direction": direction, "files": records})
     if as_json:
         write_json("-", records)
     else:

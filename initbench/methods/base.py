@@ -53,6 +53,9 @@ class Translator(nn.Module, ABC):
     name: ClassVar[str] = ""
     #: Length of a style code; 0 for deterministic methods (CycleGAN, UNIT).
     style_dim: int = 0
+    #: The task the weights were trained for (``sunny2night``: A = sunny, B = night), set by the loaders
+    #: from a native checkpoint or ``--ckpt-task``; None when unknown. See ``initbench.training.direction``.
+    task: str | None = None
 
     @property
     def is_multimodal(self) -> bool:

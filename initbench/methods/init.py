@@ -82,6 +82,7 @@ from initbench.methods.base import MethodEntry, OptimizerSpec, TrainableTranslat
 from initbench.methods.blocks import init_weights
 from initbench.methods.init_bank import StyleBank, background_mask, check_association, gather_crops, half_scale
 from initbench.methods.init_nets import DomainGenerator, make_discriminator
+from initbench.methods.official import check_image_size
 
 VARIANTS = ("ds", "no-ds", "multiscale")
 
@@ -206,6 +207,7 @@ class InitModel(TrainableTranslator):
 
     def encode(self, images: torch.Tensor, *, direction: str = "a2b") -> torch.Tensor:
         check_direction(direction)
+        check_image_size(images, self.size_multiple, "init")
         return self._gen(direction[0]).enc_content(images)
 
     def decode(self, content: torch.Tensor, *, direction: str = "a2b", style: torch.Tensor | None = None) -> torch.Tensor:

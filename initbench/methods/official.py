@@ -46,12 +46,32 @@ def read_checkpoint(path: str | os.PathLike) -> Any:
     try:
         return torch.load(p, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises RuntimeError, EOFError, UnpicklingError, zipfile errors...
-        size = p.stat().st_size
         raise CheckpointError(
-            f"checkpoint {p}: cannot be read as a PyTorch file ({size} bytes; {type(exc).__name__}: "
-            f"{str(exc).splitlines()[0] if str(exc) else ''}). The file is truncated, corrupt or not a "
-            "checkpoint; download it again and compare its size with the original."
+            f"checkpoint {p}: cannot be read as a PyTorch file ({p.stat().st_size} bytes; {load_failure_reason(p, exc)})"
         ) from None
+
+
+def load_failure_reason(path: Path, exc: BaseException) -> str:
+    """Why ``torch.load(path, weights_only=True)`` failed, in our words.
+
+    torch's own messages are not quoted: they advise re-running with ``weights_only=False``, which runs
+    any code a file carries; initbench never does that.
+    """
+    import pickle
+    import zipfile
+
+    with open(path, "rb") as fh:
+        head = fh.read(2)
+    is_zip = zipfile.is_zipfile(path)
+    # an intact pickle naming a class or function: what code-carrying (or merely foreign) files do
+    refused = isinstance(exc, pickle.UnpicklingError) and "unsupported global" in str(exc).lower()
+    if refused:
+        return "it stores Python objects other than tensors and plain data, which initbench does not load"
+    if is_zip or head == b"PK":
+        return "a damaged PyTorch zip archive: the file is truncated or corrupt; copy or download it again"
+    if head[:1] != b"\x80":
+        return "neither a PyTorch zip archive nor a legacy PyTorch pickle: not a checkpoint, or corrupt"
+    return "a damaged legacy PyTorch pickle: the file is truncated or corrupt; copy or download it again"
 
 
 def as_state_dict(obj: Any, path: str | os.PathLike, where: str = "") -> dict[str, torch.Tensor]:

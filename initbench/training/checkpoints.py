@@ -19,7 +19,7 @@ import torch
 
 from initbench import __version__
 from initbench.errors import CheckpointError, UsageError
-from initbench.methods.official import save_atomic
+from initbench.methods.official import load_failure_reason, save_atomic
 
 FORMAT = "initbench-checkpoint"
 FORMAT_VERSION = 1
@@ -92,19 +92,21 @@ def save_checkpoint(
     return save_atomic(blob, p)
 
 
-def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict:
-    """Read a native checkpoint (``weights_only=True``) and check its format."""
+def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu", option: str = "--ckpt") -> dict:
+    """Read a native checkpoint (``weights_only=True``) and check its format; errors name ``option``."""
     p = Path(path)
     if not p.is_file():
-        raise UsageError(f"--ckpt: expected a checkpoint file; {p} does not exist")
+        raise UsageError(f"{option}: expected a checkpoint file; {p} does not exist")
     try:
         blob = torch.load(p, map_location=map_location, weights_only=True)
-    except Exception as exc:  # torch raises several types for corrupt or foreign files
-        raise CheckpointError(f"{p}: not a readable initbench checkpoint ({type(exc).__name__}: {str(exc).splitlines()[0]})") from exc
+    except Exception as exc:  # torch raises several types for corrupt or foreign files; its advice is not quoted
+        raise CheckpointError(f"{option}: {p} is not an initbench checkpoint ({load_failure_reason(p, exc)})") from None
     if not isinstance(blob, dict) or blob.get("format") != FORMAT:
-        raise CheckpointError(f"{p}: expected an initbench checkpoint (format {FORMAT!r}); for the authors' files use --official-ckpt")
+        raise CheckpointError(f"{option}: {p} is not an initbench checkpoint (no format {FORMAT!r} entry; "
+                              "for the authors' files use --official-ckpt)")
     if blob.get("format_version", 0) > FORMAT_VERSION:
-        raise CheckpointError(f"{p}: checkpoint format {blob['format_version']} is newer than this initbench reads ({FORMAT_VERSION})")
+        raise CheckpointError(f"{option}: {p}: checkpoint format {blob['format_version']} is newer than this initbench "
+                              f"reads ({FORMAT_VERSION})")
     return blob
 
 
@@ -148,6 +150,7 @@ def load_translator(path: str | os.PathLike, device: str | torch.device = "cpu",
     """A native checkpoint as a :class:`~initbench.methods.base.Translator` in eval mode on ``device``."""
     blob = load_checkpoint(path)
     model = build_from_checkpoint(blob, use_ema=use_ema, path=str(path))
+    model.task = (blob.get("train_config") or {}).get("task")
     return model.to(device).eval()
 
 
@@ -157,18 +160,36 @@ def resolve_translator(
     official_ckpt: str | os.PathLike | None = None,
     config: Any = None,
     device: str | torch.device = "cpu",
+    ckpt_task: str | None = None,
+    need_task: bool = False,
 ):
-    """The translator named on a command line: ``--ckpt`` (native) or ``--official-ckpt`` [``--config``] (the authors')."""
+    """The translator named on a command line: ``--ckpt`` (native) or ``--official-ckpt`` [``--config``] (the authors').
+
+    Its ``task`` attribute is the task its weights were trained for: a native checkpoint's own, or
+    ``ckpt_task`` (``--ckpt-task``) for the authors' files, which record none. ``need_task``: the
+    caller maps a task to a direction, so an authors' file without ``--ckpt-task`` is refused
+    (guessing would feed one domain's images to the other domain's generator).
+    """
+    from initbench.dataset.release import parse_task
     from initbench.methods.base import get_method
 
     if (ckpt is None) == (official_ckpt is None):
         raise UsageError("--ckpt / --official-ckpt: give exactly one of them")
+    if ckpt_task is not None:
+        try:
+            parse_task(ckpt_task)
+        except UsageError as exc:
+            raise UsageError(f"--ckpt-task: {str(exc).removeprefix('task: ')}") from None
     if ckpt is not None:
         if config is not None:
             raise UsageError("--config: only used with --official-ckpt (a native checkpoint stores its config)")
         model = load_translator(ckpt, device=device)
         if method is not None and model.name != method:
             raise CheckpointError(f"{ckpt}: holds a {model.name!r} model; --method says {method!r}")
+        if ckpt_task is not None and model.task is not None and ckpt_task != model.task:
+            raise UsageError(f"--ckpt-task: {ckpt} records its task {model.task}; got {ckpt_task} "
+                             "(--ckpt-task is for the authors' files)")
+        model.task = model.task or ckpt_task
         return model
     if method is None:
         raise UsageError("--method: required with --official-ckpt")
@@ -177,4 +198,9 @@ def resolve_translator(
         raise UsageError(f"--official-ckpt: method {method!r} has no released checkpoints to load (use --ckpt)")
     if not Path(official_ckpt).is_file():
         raise UsageError(f"--official-ckpt: expected a file; {official_ckpt} does not exist")
-    return entry.load_official(official_ckpt, config).to(device).eval()
+    if need_task and ckpt_task is None:
+        raise UsageError("--ckpt-task: required with --official-ckpt: the authors' files do not record which domain is a; "
+                         "name the task the file was trained for, e.g. --ckpt-task sunny2night (a = sunny, b = night)")
+    model = entry.load_official(official_ckpt, config).to(device).eval()
+    model.task = ckpt_task
+    return model

@@ -8,6 +8,7 @@ batch, steps, logging, precision). Both are stored in ``RUN/config.json`` and in
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,6 +50,8 @@ class TrainConfig:
     threads: int = 0
     #: Method config fields to override after the preset (``{"dim": 16}``).
     method_overrides: dict = field(default_factory=dict)
+    #: sha256 of the training keys of both domains (set by the trainer; a resume refuses other data).
+    data_fingerprint: str = ""
 
     def validate(self) -> "TrainConfig":
         if self.max_steps < 0:
@@ -105,13 +108,99 @@ def build_method_config(method: str, preset: str, variant: str | None = None, ov
             have = ", ".join(entry.variants) if entry.variants else "none"
             raise UsageError(f"--variant: method {method!r} has variants: {have}; got {variant!r}")
         changes["variant"] = variant
-    if changes:
-        names = {f.name for f in dataclasses.fields(cfg)}
-        unknown = sorted(set(changes) - names)
-        if unknown:
-            raise UsageError(f"method {method!r} config has no field(s) {', '.join(unknown)}; fields are {', '.join(sorted(names))}")
-        cfg = dataclasses.replace(cfg, **changes)
-    return cfg
+    return apply_overrides(method, cfg, changes)
+
+
+def apply_overrides(method: str, cfg, changes: dict):
+    """``cfg`` with the fields in ``changes`` replaced; unknown fields and values of the wrong type are a
+    :class:`UsageError` naming ``--set FIELD``."""
+    if not changes:
+        return cfg
+    fields = {f.name: f for f in dataclasses.fields(cfg)}
+    unknown = sorted(set(changes) - set(fields))
+    if unknown:
+        raise UsageError(f"method {method!r} config has no field(s) {', '.join(unknown)}; fields are {', '.join(sorted(fields))}")
+    checked = {k: _typed(k, v, getattr(cfg, k)) for k, v in changes.items()}
+    try:
+        return dataclasses.replace(cfg, **checked)
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"--set: method {method!r} rejects {checked}: {exc}") from None
+
+
+#: Channel widths and code sizes (``dim``, ``mlp_dim``, ``ngf``, ``nz``...): 0 is never a usable value.
+_WIDTH = re.compile(r"(^|_)(dim|ngf|ndf|nz)$")
+
+
+def _typed(name: str, value: Any, current: Any) -> Any:
+    """``value`` checked against the type of the field's current value (bool, int, float, str, tuple/list)."""
+    kinds = {bool: "true or false", int: "an integer", float: "a number", str: "a string",
+             tuple: "a JSON list", list: "a JSON list"}
+    kind = type(current)
+    if kind not in kinds:  # nested options, None defaults: checked when the model is built
+        return value
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if kind in (tuple, list) and isinstance(value, (list, tuple)):
+        return kind(value)
+    if kind is int and isinstance(value, int) and not isinstance(value, bool) and current >= 0:
+        # a width of 0 builds empty layers that fail deep inside torch on the first step; counts may be 0
+        least = 1 if _WIDTH.search(name) and current > 0 else 0
+        if value < least:
+            what = "a positive integer" if least else "a non-negative integer"
+            raise UsageError(f"--set {name}: expected {what} (the field is {current!r} now); got {value!r}")
+    if isinstance(value, kind) and (kind is bool or not isinstance(value, bool)):
+        return value
+    raise UsageError(f"--set {name}: expected {kinds[kind]} (the field is {current!r} now); got {value!r}")
+
+
+def build_model(cfg: "TrainConfig", method_cfg):
+    """The method's model for ``method_cfg``; a config the model cannot be built with is a :class:`UsageError`
+    naming ``--set`` (e.g. ``dim=0``), not a traceback from deep inside the network."""
+    from initbench.methods.base import get_method
+
+    entry = get_method(cfg.method)
+    try:
+        return entry.cls(method_cfg)
+    except (TypeError, ValueError, RuntimeError, ZeroDivisionError) as exc:
+        given = ", ".join(f"{k}={v!r}" for k, v in cfg.method_overrides.items()) or "none"
+        raise UsageError(f"--set: cannot build a {cfg.method!r} model with these settings (--set given: {given}): "
+                         f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from None
+
+
+#: Settings that say what a run trains: a resumed run keeps them (a flag that changes one is refused).
+RUN_IDENTITY = {"method": "--method", "task": "--task", "preset": "--preset", "variant": "--variant"}
+
+
+def check_same_run(stored: dict, cfg: "TrainConfig", out) -> None:
+    """Refuse to resume the run stored as ``stored`` (its train config) with a ``cfg`` that trains something else."""
+    for name, option in RUN_IDENTITY.items():
+        was = stored.get(name, getattr(TrainConfig, name, None))
+        if getattr(cfg, name) != was:
+            raise UsageError(f"{option}: the run in {out} trains {name} {was!r}; got {getattr(cfg, name)!r} "
+                             "(a resumed run keeps it; choose another --out for a new run)")
+
+
+def resume_config(out, overrides: dict | None = None) -> "TrainConfig":
+    """The training config stored in ``out/checkpoint.pt``, with ``overrides`` (the options a user gave) applied.
+
+    ``method_overrides`` merge into the stored ones (``--set lr=1e-5`` changes only ``lr``).
+    """
+    from pathlib import Path
+
+    from initbench.training.checkpoints import load_checkpoint
+
+    path = Path(out) / "checkpoint.pt"
+    if not path.is_file():
+        raise UsageError(f"--resume: expected a checkpoint at {path}; there is none")
+    stored = dict(load_checkpoint(path, option="--resume")["train_config"])
+    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    values = {k: v for k, v in stored.items() if k in known}
+    given = dict(overrides or {})
+    if "method_overrides" in given:
+        given["method_overrides"] = {**values.get("method_overrides", {}), **given["method_overrides"]}
+    values.update(given)
+    values["out"] = str(out)
+    return TrainConfig(**values).validate()
 
 
 def config_from_dict(method: str, values: dict):

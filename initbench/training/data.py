@@ -113,3 +113,28 @@ def to_device(batch: Any, device: torch.device) -> Any:
     if isinstance(batch, (list, tuple)):
         return type(batch)(to_device(v, device) for v in batch)
     return batch
+
+
+def data_fingerprint(dataset: Dataset) -> str:
+    """sha256 over the sorted training keys of both domains (``""`` for a dataset that has no keys, e.g. toy data)."""
+    import hashlib
+
+    a, b = getattr(dataset, "a", None), getattr(dataset, "b", None)
+    if not (hasattr(a, "keys") and hasattr(b, "keys")):
+        return ""
+    return hashlib.sha256("\n".join(sorted(a.keys) + ["--"] + sorted(b.keys)).encode()).hexdigest()
+
+
+def check_data_fingerprint(cfg, dataset: Dataset, blob: dict | None):
+    """``cfg`` with the dataset's fingerprint; on resume (``blob``) refuse data whose training keys differ."""
+    import dataclasses
+
+    now = data_fingerprint(dataset)
+    stored_cfg = blob["train_config"] if blob is not None else {}
+    stored = stored_cfg.get("data_fingerprint", "")
+    if stored and now and stored != now:
+        raise UsageError(
+            f"--data: {cfg.data} holds other {cfg.task} training images than the run was trained on "
+            f"(fingerprint {now[:12]}, stored {stored[:12]}); resume with the run's data ({stored_cfg.get('data')})"
+        )
+    return dataclasses.replace(cfg, data_fingerprint=now or stored)

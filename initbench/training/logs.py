@@ -29,15 +29,28 @@ class LossLog:
         self.tb = _tensorboard(run_dir)
 
     def write(self, step: int, scalars: dict[str, float], seconds: float) -> None:
+        """One row; a loss not logged before (a phase that runs only every few steps, as DRIT's ``gen``)
+        widens the header, and earlier rows get ``nan`` in its column (the file is rewritten atomically)."""
         if self.columns is None:
             self.columns = list(scalars)
             with open(self.path, "w", newline="") as fh:
                 csv.writer(fh).writerow(["step", *self.columns, "seconds"])
+        new = [k for k in scalars if k not in self.columns]
+        if new:
+            self._widen(new)
         with open(self.path, "a", newline="") as fh:
             csv.writer(fh).writerow([step, *[repr(float(scalars.get(c, float("nan")))) for c in self.columns], f"{seconds:.6f}"])
         if self.tb is not None:
             for k, v in scalars.items():
                 self.tb.add_scalar(k, v, step)
+
+    def _widen(self, new: list[str]) -> None:
+        with open(self.path, newline="") as fh:
+            rows = list(csv.reader(fh))
+        pad = [repr(float("nan"))] * len(new)
+        body = [r[:-1] + pad + r[-1:] for r in rows[1:] if r]
+        self.columns = self.columns + new
+        _atomic_write_rows(self.path, [["step", *self.columns, "seconds"]] + body)
 
     def close(self) -> None:
         if self.tb is not None:

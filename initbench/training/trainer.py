@@ -23,11 +23,12 @@ from typing import Any, Callable
 import torch
 from torch.utils.data import Dataset, default_collate
 
-from initbench.errors import UsageError
+from initbench.errors import DivergenceError, UsageError
 from initbench.training import distributed as D
 from initbench.training.checkpoints import capture_rng, load_checkpoint, load_model_state, restore_rng, save_checkpoint
-from initbench.training.config import TrainConfig, build_method_config, config_from_dict
-from initbench.training.data import Batches, build_dataset, to_device
+from initbench.training.config import (TrainConfig, apply_overrides, build_method_config, build_model, check_same_run,
+                                       config_from_dict)
+from initbench.training.data import Batches, build_dataset, check_data_fingerprint, to_device
 from initbench.training.logs import LossLog, save_grid, write_config
 from initbench.training.optim import EMA, autocast, build_optimizers, lr_at, resolve_amp, set_lr
 
@@ -35,15 +36,14 @@ from initbench.training.optim import EMA, autocast, build_optimizers, lr_at, res
 Progress = Callable[[int, int, dict, float], None]
 
 
-class DivergenceError(FloatingPointError):
-    """A loss became NaN or infinite."""
-
-
 def train(cfg: TrainConfig, *, resume: bool = False, dataset: Dataset | None = None, progress: Progress | None = None) -> dict[str, Any]:
     """Train ``cfg.method`` into ``cfg.out``; returns a summary (steps, last losses, seconds, paths, parameter digest).
 
-    ``resume``: continue from ``cfg.out/checkpoint.pt`` (its stored configs are used; ``cfg.max_steps``
-    may extend the run). ``dataset``: items in the loader's batch format (default: built from ``cfg.data``).
+    ``resume``: continue from ``cfg.out/checkpoint.pt`` with ``cfg`` as given (``config.resume_config``
+    builds it from the stored settings and the options a user changed); the model config is the stored
+    one with any changed ``method_overrides``; a different method, task, preset or variant, or data
+    with other training keys (``data_fingerprint``), is refused.
+    ``dataset``: items in the loader's batch format (default: built from ``cfg.data``).
     Under ``torchrun`` every rank calls this; rank 0 writes the run folder.
     """
     info = D.setup(cfg.device)
@@ -62,28 +62,25 @@ class _Run:
         if resume:
             if not ckpt_path.is_file():
                 raise UsageError(f"--resume: expected a checkpoint at {ckpt_path}; there is none")
-            blob = load_checkpoint(ckpt_path)
-            stored = dict(blob["train_config"])
-            if stored.get("method") != cfg.method:
-                raise UsageError(f"--method: the run in {self.out} trains {stored.get('method')!r}; got {cfg.method!r}")
-            stored.update(max_steps=cfg.max_steps, out=cfg.out, data=cfg.data or stored.get("data", ""), device=cfg.device, threads=cfg.threads)
-            known = {f.name for f in dataclasses.fields(TrainConfig)}
-            cfg = TrainConfig(**{k: v for k, v in stored.items() if k in known})
+            blob = load_checkpoint(ckpt_path, option="--resume")
+            check_same_run(blob["train_config"], cfg, self.out)
         elif ckpt_path.exists():
             raise UsageError(f"--out: {self.out} already holds a run (checkpoint.pt); pass --resume to continue it or choose another --out")
+        # absolute paths: config.json and the checkpoint must not depend on the folder train ran from
+        cfg = dataclasses.replace(cfg, data=str(Path(cfg.data).resolve()) if cfg.data else "", out=str(self.out.resolve()))
         self.cfg = cfg.validate()
         if cfg.threads > 0:
             torch.set_num_threads(cfg.threads)
         if info.device.type == "cuda":
             torch.backends.cudnn.benchmark = cfg.cudnn_benchmark
         torch.manual_seed(cfg.seed)
-        if blob is not None:
-            method_cfg = config_from_dict(cfg.method, blob["config"])
+        if blob is not None:  # the stored model config, with the --set fields that differ from the stored ones
+            before = blob["train_config"].get("method_overrides") or {}
+            changed = {k: v for k, v in cfg.method_overrides.items() if before.get(k, object()) != v}
+            method_cfg = apply_overrides(cfg.method, config_from_dict(cfg.method, blob["config"]), changed)
         else:
             method_cfg = build_method_config(cfg.method, cfg.preset, cfg.variant, cfg.method_overrides)
-        from initbench.methods.base import get_method
-
-        self.model = get_method(cfg.method).cls(method_cfg).to(info.device)
+        self.model = build_model(cfg, method_cfg).to(info.device)
         D.broadcast_module(self.model, info)
         if info.enabled:  # different random styles per rank, identical weights
             torch.manual_seed(cfg.seed * 1_000_003 + info.rank)
@@ -96,6 +93,7 @@ class _Run:
         if blob is not None:
             self._restore(blob)
         self.dataset = dataset if dataset is not None else build_dataset(cfg, self.model)
+        self.cfg = cfg = check_data_fingerprint(cfg, self.dataset, blob)
         self.batches = Batches(self.dataset, cfg.batch_size, info.rank, info.world_size, cfg.seed, cfg.num_workers, info.device, self.start)
         self.progress = progress
         self.log = None
@@ -185,8 +183,7 @@ class _Run:
                 losses = self.model.phase_losses(phase, batch, step)
             total = losses["total"].float()
             if not torch.isfinite(total):
-                bad = [k for k, v in losses.items() if not math.isfinite(float(v.detach()))]
-                raise DivergenceError(f"step {step}, phase {phase}: non-finite loss ({', '.join(bad)}); lower the learning rate or use --amp off")
+                raise divergence(self.cfg, step, phase, losses, spec)
             scaler = self.scalers.get(phase)
             (scaler.scale(total) if scaler else total).backward()
             D.allreduce_gradients(spec.params, self.info)
@@ -226,3 +223,15 @@ class _Run:
         rows = self.model.sample_grid(self.sample_batch, g)
         self.model.train()
         return save_grid(self.out / "samples" / f"step_{step:07d}.png", rows)
+
+
+def divergence(cfg: TrainConfig, step: int, phase: str, losses: dict, spec) -> DivergenceError:
+    """The error for a non-finite loss: the step (1-based, as in losses.csv), the losses, what to try."""
+    bad = [(k, float(v.detach())) for k, v in losses.items() if k != "total" and not math.isfinite(float(v.detach()))]
+    bad = bad or [("total", float(losses["total"].detach()))]
+    first = f"loss {phase}/{bad[0][0]} = {bad[0][1]}" + (f" (and {len(bad) - 1} more)" if len(bad) > 1 else "")
+    lr = lr_at(spec, step)
+    hint = f"try a lower learning rate (--set lr={lr / 10:g}; the {phase} rate was {lr:g})"
+    if cfg.amp != "off":
+        hint += " or --amp off"
+    return DivergenceError(f"training diverged at step {step + 1} of {cfg.max_steps}: {first}; {hint}")

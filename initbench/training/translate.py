@@ -61,6 +61,15 @@ def read_input(path: Path, size: int | None, multiple: int) -> torch.Tensor:
     return img.float() / 127.5 - 1.0
 
 
+def check_options(translator, num_styles: int, size: int | None) -> None:
+    """Refuse ``--num-styles`` below 1 and a ``--size`` below the model's size multiple (before any work)."""
+    if num_styles < 1:
+        raise UsageError(f"--num-styles: expected at least 1; got {num_styles}")
+    multiple = int(getattr(translator, "size_multiple", 4))
+    if size is not None and size < multiple:
+        raise UsageError(f"--size: expected a short side of at least {multiple} pixels (the model's size multiple); got {size}")
+
+
 @torch.no_grad()
 def translate_files(
     translator,
@@ -76,25 +85,42 @@ def translate_files(
     """Write ``<stem>_s<k>.png`` per input and style; returns one record per written file."""
     from initbench.dataset.imageio import write_png
 
-    if num_styles < 1:
-        raise UsageError(f"--num-styles: expected at least 1; got {num_styles}")
+    check_options(translator, num_styles, size)
+    multiple = int(getattr(translator, "size_multiple", 4))
     k = num_styles if translator.is_multimodal else 1
     g = torch.Generator().manual_seed(seed)
     device = translator.device
     styles = translator.sample_style(k, generator=g, device=device) if translator.is_multimodal else None
-    multiple = int(getattr(translator, "size_multiple", 4))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     records = []
-    for i, path in enumerate(inputs):
+    for i, (path, stem) in enumerate(zip(inputs, output_stems(inputs))):
         x = read_input(path, size, multiple).unsqueeze(0).to(device)
         content = translator.encode(x, direction=direction)
         for j in range(k):
             style = styles[j : j + 1] if styles is not None else None
             y = translator.decode(content, direction=direction, style=style)[0]
-            target = out / f"{path.stem}_s{j}.png"
+            target = out / f"{stem}_s{j}.png"
             write_png(target, to_uint8(y))
             records.append({"input": str(path), "output": str(target), "style_index": j, "height": int(y.shape[1]), "width": int(y.shape[2])})
         if progress is not None:
             progress(i + 1, len(inputs))
     return records
+
+
+def output_stems(inputs: list[Path]) -> list[str]:
+    """One distinct output stem per input: the file's stem, or ``<stem>_<suffix>`` where stems clash
+    (``a.png`` and ``a.jpg`` -> ``a_png``, ``a_jpg``), then ``-2``, ``-3``... for any clash left."""
+    from collections import Counter
+
+    clashing = {s for s, n in Counter(p.stem for p in inputs).items() if n > 1}
+    stems, used = [], set()
+    for p in inputs:
+        stem = f"{p.stem}_{p.suffix.lstrip('.')}" if p.stem in clashing else p.stem
+        base, k = stem, 1
+        while stem.lower() in used:  # lower: clashes on case-insensitive file systems too
+            k += 1
+            stem = f"{base}-{k}"
+        used.add(stem.lower())
+        stems.append(stem)
+    return stems

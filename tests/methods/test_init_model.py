@@ -183,3 +183,15 @@ def test_fused_decoding_equals_separate_calls(batch):
     fused = m._decode_many(m.gen_a, [(c, "object", s, "object"), (c, "object", s2, "global")], "object")
     for out, style in zip(fused, (s, s2)):
         torch.testing.assert_close(out, m.gen_a.decode(c, style, branch="object"), rtol=1e-5, atol=1e-5)
+
+
+def test_init_refuses_sizes_that_are_not_multiples_of_4_as_the_baselines_do():
+    from initbench.errors import UsageError
+
+    model = make().eval()
+    assert model.size_multiple == 4
+    with pytest.raises(UsageError) as err:  # it used to return 64 x 100 for 64 x 102
+        model.translate(torch.zeros(1, 3, 64, 102), style=torch.zeros(1, model.style_dim))
+    assert str(err.value) == ("init: image height and width must be multiples of 4 (the generator down- and up-samples); "
+                              "got 64 x 102. Resize or crop first.")
+    assert model.translate(torch.zeros(1, 3, 64, 100), style=torch.zeros(1, model.style_dim)).shape == (1, 3, 64, 100)

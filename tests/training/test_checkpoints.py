@@ -58,8 +58,10 @@ def test_errors(tmp_path):
         load_checkpoint(tmp_path / "missing.pt")
     junk = tmp_path / "junk.pt"
     junk.write_bytes(b"not a checkpoint")
-    with pytest.raises(CheckpointError, match="not a readable initbench checkpoint"):
+    with pytest.raises(CheckpointError) as err:
         load_checkpoint(junk)
+    assert str(err.value) == (f"--ckpt: {junk} is not an initbench checkpoint "
+                              "(neither a PyTorch zip archive nor a legacy PyTorch pickle: not a checkpoint, or corrupt)")
     foreign = tmp_path / "foreign.pt"
     torch.save({"gen_a": {}}, foreign)
     with pytest.raises(CheckpointError, match="for the authors' files use --official-ckpt"):
@@ -84,3 +86,25 @@ def test_resolve_translator(tmp_path):
         resolve_translator("init", ckpt=path, official_ckpt=path)
     with pytest.raises(UsageError, match="method 'init' has no released checkpoints"):
         resolve_translator("init", official_ckpt=path)
+
+
+@pytest.mark.parametrize("kind", ["random", "truncated", "objects"])
+def test_unreadable_files_never_quote_torchs_weights_only_advice(tmp_path, kind):
+    path = tmp_path / f"{kind}.pt"
+    if kind == "random":  # bytes that torch's unpickler starts reading, then refuses with its weights_only advice
+        path.write_bytes(b"\x80\x02" + bytes(torch.randint(0, 256, (300,), generator=torch.Generator().manual_seed(0)).tolist()))
+    elif kind == "truncated":
+        _save(InitModel(InitConfig(**SMALL)), path)
+        path.write_bytes(path.read_bytes()[:500])
+    else:
+        import fractions
+
+        torch.save({"w": fractions.Fraction(1, 3)}, path)
+    with pytest.raises(CheckpointError) as err:
+        load_checkpoint(path)
+    text = str(err.value)
+    assert text.startswith(f"--ckpt: {path} is not an initbench checkpoint (") and "\n" not in text
+    assert "weights_only" not in text and "False" not in text
+    reason = {"random": "a damaged legacy PyTorch pickle", "truncated": "a damaged PyTorch zip archive",
+              "objects": "it stores Python objects other than tensors and plain data"}[kind]
+    assert reason in text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import math
 
 import pytest
 import torch
@@ -96,3 +97,27 @@ def test_bf16_autocast_and_ema(small_cfg, toy_pairs, tmp_path):
     assert not torch.equal(blob["ema"][name], blob["model"][name])
     with pytest.raises(UsageError, match="--amp fp16: needs a CUDA device"):
         train(small_cfg("fp16", amp="fp16", device="cpu"), dataset=toy_pairs)
+
+
+def test_drit_losses_csv_has_every_term_of_every_phase(small_cfg, toy_pairs, tmp_path):
+    # DRIT's steps 1 and 2 run only the content discriminator; step 3 runs dis, dis_content and gen
+    cfg = small_cfg("drit", method="drit", max_steps=3, method_overrides={"dim": 4, "content_dis_layers": 0, "dis_scale": 2})
+    train(cfg, dataset=toy_pairs)
+    with open(tmp_path / "drit" / "losses.csv") as fh:
+        header = next(csv.reader(fh))
+    assert header[:2] == ["step", "dis_content/disContent"] and header[-1] == "seconds"
+    assert {"dis/disA", "dis/disB2", "dis/total", "gen/G_L1_A", "gen/z_L1_b", "gen/lz_AB", "gen/total"} <= set(header)
+    rows = read_losses(tmp_path / "drit" / "losses.csv")
+    assert [r["step"] for r in rows] == [1, 2, 3]
+    assert all(math.isnan(r["gen/G_L1_A"]) for r in rows[:2]) and rows[2]["gen/G_L1_A"] > 0
+    assert all(math.isfinite(r["dis_content/disContent"]) for r in rows)
+
+
+def test_resume_with_a_changed_set_value_trains_with_it(small_cfg, toy_pairs, tmp_path):
+    from initbench.training.checkpoints import load_checkpoint
+
+    train(small_cfg("lr", max_steps=1), dataset=toy_pairs)
+    cfg = small_cfg("lr", max_steps=2, method_overrides={**small_cfg().method_overrides, "lr": 5e-5})
+    train(cfg, resume=True, dataset=toy_pairs)
+    blob = load_checkpoint(tmp_path / "lr" / "checkpoint.pt")
+    assert blob["config"]["lr"] == 5e-5 and blob["optimizers"]["gen"]["param_groups"][0]["lr"] == 5e-5
