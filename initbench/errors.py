@@ -35,3 +35,17 @@ class CheckpointError(InitbenchError):
 
 class WeightsMissingError(InitbenchError):
     """A pretrained file is missing or corrupt and cannot be fetched (offline)."""
+
+
+class InvalidDataError(InitbenchError):
+    """The release copy has annotation errors and the caller did not ask to skip them.
+
+    Exit code 1, as ``verify-dataset`` gives for the same findings; ``findings`` holds them all
+    (:class:`~initbench.dataset.findings.Finding`) so a command can show them.
+    """
+
+    exit_code = 1
+
+    def __init__(self, message: str, findings: list):
+        super().__init__(message)
+        self.findings = list(findings)
