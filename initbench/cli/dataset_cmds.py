@@ -51,7 +51,8 @@ def print_findings(findings, limit: int = 50) -> None:
         where = d["path"] + (f":{d['line']}" if d["line"] is not None else "")
         colour = "red" if d["severity"] == "error" else "yellow"
         gone = f"  (left out: {', '.join(d['images'])})" if d.get("images") else ""
-        err_console.print(f"[{colour}]{d['rule']}[/]  {escape(where)}  {escape(d['message'])}{escape(gone)}", soft_wrap=True, highlight=False)
+        line = f"[{colour}]{d['rule']}[/]  {escape(where)}  {escape(d['message'])}{escape(gone)}"
+        err_console.print(line, soft_wrap=True, highlight=False)
     if len(findings) > limit:
         err_console.print(f"... and {len(findings) - limit} more (see --json or verify-dataset)", highlight=False)
 

@@ -84,8 +84,8 @@ def register(group: click.Group) -> None:
             assignment = lists_assignment(index.image_keys, train_list, test_list, root=root)
             split = "lists"
         with _bar("manifest") as cb:
-            rows = build_manifest(root, split=split, with_hash=with_hash, seed=seed, workers=workers, progress=cb, assignment=assignment,
-                                  index=index)
+            rows = build_manifest(root, split=split, with_hash=with_hash, seed=seed, workers=workers, progress=cb,
+                                  assignment=assignment, index=index)
         write_manifest(out, rows)
         assign = {r.key: r.split for r in rows}
         rep = share_report(assign)
@@ -111,7 +111,8 @@ def register(group: click.Group) -> None:
         if split == "paper":
             console.print("[yellow]note:[/] the paper split is frame-level random and leaks by construction; use v1 for new results")
         if index.dropped:
-            console.print(f"[yellow]{len(index.dropped_images)} image(s) left out[/] (--skip-invalid): not in the manifest; listed above")
+            n_left = len(index.dropped_images)
+            console.print(f"[yellow]{n_left} image(s) left out[/] (--skip-invalid): not in the manifest; listed above")
         if json_out:
             write_json(json_out, summary)
 
@@ -170,8 +171,9 @@ def register(group: click.Group) -> None:
             sys.exit(1)
         warn = f" ({s['warnings']} warning(s), e.g. boxes below the minimum size at this scale; see verify-dataset)" if s.get("warnings") else ""
         if s["dropped"]:  # the copy is consistent, but it is not a verified copy of its source
-            console.print(f"[yellow]copy checked[/]: no errors in the copy, but ROOT was not clean: {len(s['images_left_out'])} image(s) "
-                          f"left out (--skip-invalid; listed in {s['out']}/initbench-prepare.json); manifest {s['manifest']}{warn}")
+            console.print(f"[yellow]copy checked[/]: no errors in the copy, but ROOT was not clean: "
+                          f"{len(s['images_left_out'])} image(s) left out (--skip-invalid; listed in "
+                          f"{s['out']}/initbench-prepare.json); manifest {s['manifest']}{warn}")
             return
         console.print(f"[green]verified[/]: no errors; manifest {s['manifest']}{warn}")
 
@@ -187,7 +189,8 @@ def register(group: click.Group) -> None:
         @click.option("--domain", "domains", multiple=True, type=click.Choice(list(DOMAINS)), help="repeatable; default all")
         @click.option("--manifest", type=click.Path(exists=True, dir_okay=False), default=None,
                       help="take the split from this manifest of ROOT (default: split v1 computed from the files)")
-        @click.option("--json", "json_out", type=click.Path(dir_okay=False), default=None, help="write the summary as JSON ('-': stdout)")
+        @click.option("--json", "json_out", type=click.Path(dir_okay=False), default=None,
+                      help="write the summary as JSON ('-': stdout)")
         @skip_invalid_option
         @handle_errors
         @show_invalid

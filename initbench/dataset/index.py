@@ -88,8 +88,9 @@ class ReleaseIndex(dict):
             cost (empty for a stray line or an unreadable file). Empty for a clean copy.
     """
 
-    def __init__(self, entries: dict[str, ImageEntry], *, image_keys: tuple[str, ...] = (), records: dict[str, Record] | None = None,
-                 annotation_files: tuple[str, ...] = (), findings: list[Finding] | None = None, dropped: list[dict] | None = None):
+    def __init__(self, entries: dict[str, ImageEntry], *, image_keys: tuple[str, ...] = (),
+                 records: dict[str, Record] | None = None, annotation_files: tuple[str, ...] = (),
+                 findings: list[Finding] | None = None, dropped: list[dict] | None = None):
         super().__init__(entries)
         self.image_keys = tuple(image_keys)
         self.records = dict(records or {})
@@ -137,7 +138,8 @@ def read_annotations(files: Iterable[Path], image_set: set[str], root: Path) -> 
             records.setdefault(rec.key, rec)
     for key, rec in records.items():
         if key not in image_set:
-            owned.append((make_finding("image-missing", rec.source or "<memory>", rec.line, f"{key}: no such file {root / key}"), (key,)))
+            missing = make_finding("image-missing", rec.source or "<memory>", rec.line, f"{key}: no such file {root / key}")
+            owned.append((missing, (key,)))
     return records, owned
 
 
@@ -153,7 +155,8 @@ def check_image_headers(root: Path, keys: Iterable[str], records: dict[str, Reco
             continue
         rec = records.get(key)
         if rec is not None:
-            owned += [(fd, (key,)) for fd in size_mismatch(rec.source, rec.line, rec.relpath, rec.channels, rec.height, rec.width, header)]
+            found = size_mismatch(rec.source, rec.line, rec.relpath, rec.channels, rec.height, rec.width, header)
+            owned += [(fd, (key,)) for fd in found]
     return owned
 
 

@@ -99,14 +99,14 @@ def build_manifest(
 ) -> list[ManifestRow]:
     """One row per image of ``root``'s index, with the split ``split`` (``v1`` or ``paper``) or ``assignment``.
 
-    ``index``: a prebuilt :func:`index_root` of ``root``; else it is read here, refusing a root
-    with annotation errors unless ``skip_invalid`` (the images left out get no row; the split is
+    ``index``: a prebuilt :func:`index_root` of ``root``; else it is read here (PNG headers
+    checked too), refusing a root with errors unless ``skip_invalid`` (the images left out get no row; the split is
     still computed from every image on disk). ``progress(done, total)`` is called as rows
     complete. Hashing runs on ``workers`` threads (hashlib releases the GIL).
     """
     if workers is not None and workers < 1:
         raise UsageError(f"--workers: expected an integer >= 1; got {workers}")
-    index = index if index is not None else index_root(root, skip_invalid=skip_invalid)
+    index = index if index is not None else index_root(root, skip_invalid=skip_invalid, check_images=True)
     assign = assignment if assignment is not None else compute_split(index.image_keys, split, seed=seed)
     entries = [e for k, e in index.items() if k in assign]
     total = len(entries)

@@ -96,7 +96,8 @@ def check_previous_run(out: Path, settings: dict, redo: bool) -> None:
     try:
         before = json.loads(record.read_text(encoding="utf-8"))["settings"]
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise UsageError(f"OUT: cannot read the settings of the earlier run in {record} ({exc}); pass --redo to rewrite the copy") from exc
+        raise UsageError(f"OUT: cannot read the settings of the earlier run in {record} ({exc}); "
+                         "pass --redo to rewrite the copy") from exc
     for name, option in (("size", "--size"), ("root", "ROOT"), ("split", "--split"), ("skip_invalid", "--skip-invalid")):
         if before.get(name) != settings[name]:
             raise UsageError(
