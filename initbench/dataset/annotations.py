@@ -244,7 +244,7 @@ def _parse_step(lines: list[str], i: int, domain: str, source: str, records: lis
                 owners: dict[int, str] | None = None) -> int:
     """Line-by-line parse of the record (or stray line) at non-blank line ``i``; returns the next index.
 
-    Findings inside a record whose path line reads as one ``.png`` path are entered in ``owners``
+    Findings inside a record whose path line starts with a ``.png`` path are entered in ``owners``
     (finding position -> that path), so a reader can tell which image a broken record names.
     """
 
@@ -265,10 +265,11 @@ def _parse_step(lines: list[str], i: int, domain: str, source: str, records: lis
     rec, nxt = _parse_body(lines, i + 1, header_line, index, domain, source, bad, off)
     if rec is not None:
         records.append(rec)
-    path = lines[i + 1].strip() if i + 1 < len(lines) else ""
-    if owners is not None and len(path.split()) == 1 and path.lower().endswith(".png") and not _HEADER.match(path):
+    # The image a broken record names: the first word of its path line, when that is a .png path.
+    words = lines[i + 1].split() if i + 1 < len(lines) else []
+    if owners is not None and words and words[0].lower().endswith(".png") and not words[0].startswith("#"):
         for k in range(first, len(findings)):
-            owners[k] = path
+            owners[k] = words[0]
     return nxt
 
 

@@ -98,7 +98,9 @@ def check_previous_run(out: Path, settings: dict, redo: bool) -> None:
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise UsageError(f"OUT: cannot read the settings of the earlier run in {record} ({exc}); "
                          "pass --redo to rewrite the copy") from exc
-    for name, option in (("size", "--size"), ("root", "ROOT"), ("split", "--split"), ("skip_invalid", "--skip-invalid")):
+    # skip_invalid is recorded, not compared: it changes which images are in the copy (a rerun
+    # removes those now left out), never how an image is written.
+    for name, option in (("size", "--size"), ("root", "ROOT"), ("split", "--split")):
         if before.get(name) != settings[name]:
             raise UsageError(
                 f"{option}: {out} was prepared with {name} = {before.get(name)!r}; got {settings[name]!r}; "

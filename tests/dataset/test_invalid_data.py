@@ -225,3 +225,18 @@ def test_export_with_the_manifest_of_another_copy_is_an_error_not_zero_images(mi
     write_manifest(tmp_path / "own.csv", build_manifest(mini_init_root))
     res = run("export", "coco", mini_init_root, tmp_path / "c.json", "--split", "test", "--manifest", tmp_path / "own.csv")
     assert res.exit_code == 0 and "coco: 0 images" not in res.output
+
+
+def test_a_rerun_with_skip_invalid_removes_an_image_copied_before_its_record_broke(mini_init_root, tmp_path):
+    from initbench.dataset.prepare import prepare
+
+    src = tmp_path / "init"
+    shutil.copytree(mini_init_root, src)
+    out = tmp_path / "p"
+    assert prepare(src, out, size=16, verify=False)["images"] == 48
+    anno = src / "batch1_anno" / "night1.txt"
+    rec = parse_file(anno).records[3]
+    anno.write_text(anno.read_text().replace(rec.path, rec.path + " extra", 1))  # the path line is now malformed
+    s = prepare(src, out, size=16, skip_invalid=True)
+    assert s["images_left_out"] == [rec.key] and s["left_out_removed_from_out"] == 1 and s["findings"] == []
+    assert not (out / rec.key).exists() and rec.key not in index_root(out)
