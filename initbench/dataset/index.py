@@ -72,8 +72,6 @@ def _walk(root: Path) -> tuple[list[tuple[str, str]], list[Path]]:
     return images, texts
 
 
-
-
 class ReleaseIndex(dict):
     """key -> :class:`ImageEntry` (sorted by key) of the images a command may use, and what was left out.
 
