@@ -43,3 +43,17 @@ class DivergenceError(InitbenchError):
     Exit code 2, as for a usage error: the remedy is a different option (a lower ``--set lr``,
     ``--amp off``), not a fix of the data.
     """
+
+
+class InvalidDataError(InitbenchError):
+    """The release copy has annotation errors and the caller did not ask to skip them.
+
+    Exit code 1, as ``verify-dataset`` gives for the same findings; ``findings`` holds them all
+    (:class:`~initbench.dataset.findings.Finding`) so a command can show them.
+    """
+
+    exit_code = 1
+
+    def __init__(self, message: str, findings: list):
+        super().__init__(message)
+        self.findings = list(findings)

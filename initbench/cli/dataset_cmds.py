@@ -14,6 +14,59 @@ from initbench.cli.common import console, err_console, handle_errors, write_json
 from initbench.errors import UsageError
 
 
+#: ``--skip-invalid`` of every command that reads the release (prepare, export, manifest build, train).
+skip_invalid_option = click.option(
+    "--skip-invalid", is_flag=True,
+    help="Leave out the images whose annotations have errors (what verify-dataset reports) and list them, "
+         "instead of refusing the copy (exit 1).",
+)
+
+
+def show_invalid(fn):
+    """Before the one-line error of a refused copy (exit 1), list its findings on stderr, one a line.
+
+    Goes under :func:`handle_errors`, which prints the error and exits.
+    """
+    import functools
+
+    from initbench.errors import InvalidDataError
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except InvalidDataError as exc:
+            print_findings(exc.findings)
+            raise
+
+    return wrapper
+
+
+def print_findings(findings, limit: int = 50) -> None:
+    """One line per finding on stderr: ``rule  file:line  message``."""
+    from rich.markup import escape
+
+    for f in findings[:limit]:
+        d = f if isinstance(f, dict) else f.to_dict()
+        where = d["path"] + (f":{d['line']}" if d["line"] is not None else "")
+        colour = "red" if d["severity"] == "error" else "yellow"
+        gone = f"  (left out: {', '.join(d['images'])})" if d.get("images") else ""
+        line = f"[{colour}]{d['rule']}[/]  {escape(where)}  {escape(d['message'])}{escape(gone)}"
+        err_console.print(line, soft_wrap=True, highlight=False)
+    if len(findings) > limit:
+        err_console.print(f"... and {len(findings) - limit} more (see --json or verify-dataset)", highlight=False)
+
+
+def print_dropped(dropped: list[dict], limit: int = 50) -> None:
+    """What ``--skip-invalid`` left out, on stderr: a count line, then each skipped error."""
+    if not dropped:
+        return
+    images = sorted({k for d in dropped for k in d["images"]})
+    err_console.print(f"[yellow]--skip-invalid[/]: skipped {len(dropped)} annotation error(s); left out {len(images)} image(s) "
+                      "(recorded in the outputs):", highlight=False)
+    print_findings(dropped, limit)
+
+
 def progress_bar() -> Progress:
     """A rich progress bar on stderr (results stay alone on stdout)."""
     return Progress(

@@ -10,6 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from initbench.cli.common import console, err_console, handle_errors, write_json
+from initbench.cli.dataset_cmds import print_dropped, show_invalid, skip_invalid_option
 from initbench.dataset.release import DOMAINS
 
 
@@ -64,26 +65,36 @@ def register(group: click.Group) -> None:
     @click.option("--hash/--no-hash", "with_hash", default=False, help="fill the sha256 column")
     @click.option("--workers", type=int, default=None, help="threads (default: up to 8)")
     @click.option("--json", "json_out", type=click.Path(dir_okay=False), default=None, help="also write the counts as JSON ('-': stdout)")
+    @skip_invalid_option
     @handle_errors
-    def build(root, out, split, seed, train_list, test_list, with_hash, workers, json_out):
-        """Write the manifest of ROOT and print per-domain counts beside the paper's."""
+    @show_invalid
+    def build(root, out, split, seed, train_list, test_list, with_hash, workers, json_out, skip_invalid):
+        """Write the manifest of ROOT and print per-domain counts beside the paper's.
+
+        A ROOT with annotation errors is refused (exit 1) unless --skip-invalid: then the images
+        concerned get no row, and the summary lists them."""
         from initbench.dataset.index import index_root
         from initbench.dataset.manifest import build_manifest, write_manifest
         from initbench.dataset.split import leakage, lists_assignment, share_report
 
+        index = index_root(root, skip_invalid=skip_invalid, check_images=True)
+        print_dropped(index.dropped)
         assignment = None
         if train_list or test_list:
-            assignment = lists_assignment(index_root(root).keys(), train_list, test_list, root=root)
+            assignment = lists_assignment(index.image_keys, train_list, test_list, root=root)
             split = "lists"
         with _bar("manifest") as cb:
-            rows = build_manifest(root, split=split, with_hash=with_hash, seed=seed, workers=workers, progress=cb, assignment=assignment)
+            rows = build_manifest(root, split=split, with_hash=with_hash, seed=seed, workers=workers, progress=cb,
+                                  assignment=assignment, index=index)
         write_manifest(out, rows)
         assign = {r.key: r.split for r in rows}
         rep = share_report(assign)
         leaks = leakage(assign)
         leaky_test = len({t for t, _ in leaks})
+        summary = {"split": split, "manifest": str(out), "per_domain": rep, "leaky_test_frames": leaky_test, "rows": len(rows),
+                   "skip_invalid": skip_invalid, **index.drop_report()}
         if json_out == "-":  # machine output only
-            write_json("-", {"split": split, "manifest": str(out), "per_domain": rep, "leaky_test_frames": leaky_test})
+            write_json("-", summary)
             return
         t = Table(title=f"split {split}: {len(rows)} images -> {out}", caption="paper: Table 2 of the INIT paper (test = 15.0 %)")
         for c in ("domain", "images", "train", "test", "test%", "gap", "gap%", "paper train", "paper test"):
@@ -99,8 +110,11 @@ def register(group: click.Group) -> None:
         console.print(f"leakage check: test frames with a training frame of the same drive within 20 indices: {verdict}")
         if split == "paper":
             console.print("[yellow]note:[/] the paper split is frame-level random and leaks by construction; use v1 for new results")
+        if index.dropped:
+            n_left = len(index.dropped_images)
+            console.print(f"[yellow]{n_left} image(s) left out[/] (--skip-invalid): not in the manifest; listed above")
         if json_out:
-            write_json(json_out, {"split": split, "manifest": str(out), "per_domain": rep, "leaky_test_frames": leaky_test})
+            write_json(json_out, summary)
 
     @manifest.command("check")
     @click.argument("root", type=click.Path(exists=True, file_okay=False))
@@ -129,13 +143,21 @@ def register(group: click.Group) -> None:
     @click.option("--size", default=360, show_default=True, help="short side in pixels (1208 x 1920 -> 360 x 572)")
     @click.option("--workers", type=int, default=None, help="threads (default: up to 8)")
     @click.option("--json", "json_out", type=click.Path(dir_okay=False), default=None, help="write the summary as JSON ('-': stdout)")
+    @click.option("--redo", is_flag=True, help="rewrite every image, also into a copy made with other settings")
+    @skip_invalid_option
     @handle_errors
-    def prepare_cmd(root, out, size, workers, json_out):
-        """A resized copy of ROOT in OUT (images + rescaled annotations); resumable; verified at the end."""
+    @show_invalid
+    def prepare_cmd(root, out, size, workers, json_out, redo, skip_invalid):
+        """A resized copy of ROOT in OUT (images + rescaled annotations); resumable; verified at the end.
+
+        A ROOT with annotation or image errors is refused (exit 1) unless --skip-invalid. OUT records
+        its settings in initbench-prepare.json; a rerun with another --size is refused unless --redo.
+        """
         from initbench.dataset.prepare import prepare
 
         with _bar("prepare") as cb:
-            s = prepare(root, out, size=size, workers=workers, progress=cb)
+            s = prepare(root, out, size=size, workers=workers, progress=cb, skip_invalid=skip_invalid, redo=redo)
+        print_dropped(s["dropped"])
         console.print(
             f"{s['images']} images ({s['written']} written, {s['skipped_existing']} already there), "
             f"{s['records']} records in {s['annotation_files']} annotation file(s) -> {s['out']} in {s['seconds']:.1f} s"
@@ -148,6 +170,11 @@ def register(group: click.Group) -> None:
                 console.print(f"  {f['rule']}: {f['path']}: {f['message']}")
             sys.exit(1)
         warn = f" ({s['warnings']} warning(s), e.g. boxes below the minimum size at this scale; see verify-dataset)" if s.get("warnings") else ""
+        if s["dropped"]:  # the copy is consistent, but it is not a verified copy of its source
+            console.print(f"[yellow]copy checked[/]: no errors in the copy, but ROOT was not clean: "
+                          f"{len(s['images_left_out'])} image(s) left out (--skip-invalid; listed in "
+                          f"{s['out']}/initbench-prepare.json); manifest {s['manifest']}{warn}")
+            return
         console.print(f"[green]verified[/]: no errors; manifest {s['manifest']}{warn}")
 
     @group.group("export")
@@ -161,15 +188,25 @@ def register(group: click.Group) -> None:
         @click.option("--split", type=click.Choice(["train", "test", "gap", "all"]), default="all", show_default=True)
         @click.option("--domain", "domains", multiple=True, type=click.Choice(list(DOMAINS)), help="repeatable; default all")
         @click.option("--manifest", type=click.Path(exists=True, dir_okay=False), default=None,
-                      help="take the split from this manifest (default: split v1 computed from the files)")
+                      help="take the split from this manifest of ROOT (default: split v1 computed from the files)")
+        @click.option("--json", "json_out", type=click.Path(dir_okay=False), default=None,
+                      help="write the summary as JSON ('-': stdout)")
+        @skip_invalid_option
         @handle_errors
-        def cmd(root, out, split, domains, manifest):
+        @show_invalid
+        def cmd(root, out, split, domains, manifest, json_out, skip_invalid):
             from initbench.dataset.export import export
 
-            s = export(fmt, root, out, split=split, domains=domains or None, manifest=manifest)
-            console.print(f"{fmt}: {s['images']} images, {s['boxes']} boxes -> {s['out']}")
+            s = export(fmt, root, out, split=split, domains=domains or None, manifest=manifest, skip_invalid=skip_invalid)
+            print_dropped(s["dropped"])
+            if json_out:
+                write_json(json_out, s)
+            if json_out == "-":
+                return
+            left = f" ({len(s['images_left_out'])} left out: --skip-invalid)" if s["dropped"] else ""
+            console.print(f"{fmt}: {s['images']} images, {s['boxes']} boxes -> {s['out']}{left}")
 
-        cmd.__doc__ = f"Write {out_help}."
+        cmd.__doc__ = f"Write {out_help}. A ROOT with annotation errors is refused (exit 1) unless --skip-invalid."
         cmd.help = cmd.__doc__
         return cmd
 

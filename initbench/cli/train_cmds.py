@@ -8,6 +8,7 @@ import os
 import click
 
 from initbench.cli.common import console, err_console, handle_errors, write_json
+from initbench.cli.dataset_cmds import print_dropped, show_invalid, skip_invalid_option
 
 
 def _parse_sets(values: tuple[str, ...]) -> dict:
@@ -49,9 +50,11 @@ def _parse_sets(values: tuple[str, ...]) -> dict:
 @click.option("--threads", type=int, default=None, help="CPU threads for torch (default: torch's; 1 is best for tiny models on a busy CPU)")
 @click.option("--set", "sets", multiple=True, help="Method config field override FIELD=VALUE (JSON value), repeatable")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON")
+@skip_invalid_option
 @handle_errors
+@show_invalid
 def train_cmd(method, data, task, preset, out, variant, max_steps, resume, seed, batch_size, num_workers, log_every,
-              sample_every, checkpoint_every, ema, amp, device, threads, sets, as_json):
+              sample_every, checkpoint_every, ema, amp, device, threads, sets, as_json, skip_invalid):
     """Train a method on domain pairs; writes RUN/checkpoint.pt, config.json, losses.csv, samples/."""
     from initbench.training.config import preset_config, resume_config
     from initbench.training.trainer import train
@@ -59,7 +62,7 @@ def train_cmd(method, data, task, preset, out, variant, max_steps, resume, seed,
     values = dict(method=method, data=data, task=task, preset=preset, variant=variant, max_steps=max_steps, seed=seed,
                   batch_size=batch_size, num_workers=num_workers, log_every=log_every, sample_every=sample_every,
                   checkpoint_every=checkpoint_every, ema_decay=ema, amp=amp, device=device, threads=threads,
-                  method_overrides=_parse_sets(sets) if sets else None)
+                  method_overrides=_parse_sets(sets) if sets else None, skip_invalid=skip_invalid)
     if resume:  # the stored settings, except those given on this command line
         option_of = {"ema_decay": "ema", "method_overrides": "sets"}
         ctx = click.get_current_context()
@@ -88,6 +91,7 @@ def train_cmd(method, data, task, preset, out, variant, max_steps, resume, seed,
     if as_json:
         write_json("-", summary)
         return
+    print_dropped(summary["dropped"])
     console.print(f"trained [bold]{summary['method']}[/] to step {summary['steps']} (from {summary['resumed_from']}) "
                   f"in {summary['seconds']:.1f} s on {summary['device']} x{summary['world_size']}")
     console.print(f"checkpoint: {summary['checkpoint']}")

@@ -1,6 +1,7 @@
 """The official INIT annotation text format: parse (with file:line positions) and write.
 
-A file is a sequence of records separated by blank lines::
+A file is a sequence of records, each followed by two empty lines (as the documented sample
+and public loaders of the release expect; the reader accepts any number of blank lines)::
 
     # 1
     /video_data_20180804/.../camera_2_center_fov60.h264/15_00404.png
@@ -95,8 +96,13 @@ class Record:
 
 @dataclass
 class ParseResult:
+    """Records and findings of a text. ``owners`` maps the position of a finding in ``findings``
+    to the image path (as written) of the record it was found in, when the record's path line
+    could be read; a stray line or an unreadable file belongs to no record."""
+
     records: list[Record]
     findings: list[Finding]
+    owners: dict[int, str] = field(default_factory=dict)
 
 
 _HEADER = re.compile(r"^#\s*(\S+)\s*$")
@@ -164,6 +170,7 @@ def parse_lines(lines: list[str], *, domain: str, source: str = "<string>", line
     off = line_offset
     records: list[Record] = []
     findings: list[Finding] = []
+    owners: dict[int, str] = {}
     n = len(lines)
     i = 0
     while i < n:
@@ -180,8 +187,8 @@ def parse_lines(lines: list[str], *, domain: str, source: str = "<string>", line
                 records.append(rec)
                 i = j
                 continue
-        i = _parse_step(lines, i, domain, source, records, findings, off)
-    return ParseResult(records, findings)
+        i = _parse_step(lines, i, domain, source, records, findings, off, owners)
+    return ParseResult(records, findings, owners)
 
 
 def record_chunks(lines: list[str], target: int) -> list[tuple[int, int]]:
@@ -233,8 +240,13 @@ def _parse_block_fast(lines: list[str], i: int, j: int, domain: str, source: str
                   boxes=tuple(boxes), zero_field=0, source=source, line=i + 1 + off)
 
 
-def _parse_step(lines: list[str], i: int, domain: str, source: str, records: list[Record], findings: list[Finding], off: int = 0) -> int:
-    """Line-by-line parse of the record (or stray line) at non-blank line ``i``; returns the next index."""
+def _parse_step(lines: list[str], i: int, domain: str, source: str, records: list[Record], findings: list[Finding], off: int = 0,
+                owners: dict[int, str] | None = None) -> int:
+    """Line-by-line parse of the record (or stray line) at non-blank line ``i``; returns the next index.
+
+    Findings inside a record whose path line starts with a ``.png`` path are entered in ``owners``
+    (finding position -> that path), so a reader can tell which image a broken record names.
+    """
 
     def bad(rule: str, lineno: int, msg: str) -> None:
         findings.append(make_finding(rule, source, lineno + off, msg))
@@ -245,6 +257,7 @@ def _parse_step(lines: list[str], i: int, domain: str, source: str, records: lis
         bad("malformed-record", i + 1, f"expected a record header '# <index>', found {raw[:80]!r}")
         return i + 1
     header_line = i + 1
+    first = len(findings)
     index = _parse_int(m.group(1))
     if index is None:
         bad("non-numeric-value", header_line, f"record index must be an integer, found {m.group(1)!r}")
@@ -252,6 +265,11 @@ def _parse_step(lines: list[str], i: int, domain: str, source: str, records: lis
     rec, nxt = _parse_body(lines, i + 1, header_line, index, domain, source, bad, off)
     if rec is not None:
         records.append(rec)
+    # The image a broken record names: the first word of its path line, when that is a .png path.
+    words = lines[i + 1].split() if i + 1 < len(lines) else []
+    if owners is not None and words and words[0].lower().endswith(".png") and not words[0].startswith("#"):
+        for k in range(first, len(findings)):
+            owners[k] = words[0]
     return nxt
 
 
@@ -259,13 +277,14 @@ def _parse_slow(lines: list[str], domain: str, source: str) -> ParseResult:
     """The line-by-line parser alone (reference for the fast path; used by tests)."""
     records: list[Record] = []
     findings: list[Finding] = []
+    owners: dict[int, str] = {}
     i = 0
     while i < len(lines):
         if not lines[i].strip():
             i += 1
             continue
-        i = _parse_step(lines, i, domain, source, records, findings)
-    return ParseResult(records, findings)
+        i = _parse_step(lines, i, domain, source, records, findings, 0, owners)
+    return ParseResult(records, findings, owners)
 
 
 def _next_record_start(lines: list[str], i: int) -> int:
@@ -393,7 +412,7 @@ def parse_file(path: str | os.PathLike, *, domain: str | None = None) -> ParseRe
 
 
 def format_record(rec: Record) -> str:
-    """The record in the official text format, without the trailing blank line."""
+    """The record in the official text format, without the empty lines that end it."""
     out = [
         f"# {rec.index}",
         rec.path,
@@ -406,9 +425,15 @@ def format_record(rec: Record) -> str:
     return "\n".join(out)
 
 
+#: What ends every record: its last line's newline and two empty lines. Loaders of the release
+#: read a fixed two lines after the boxes (one blank line makes them take the next header as
+#: blank and crash); the reader here accepts one or more.
+RECORD_END = "\n\n\n"
+
+
 def format_records(records: Iterable[Record]) -> str:
-    """Records joined by blank lines, ending with a newline."""
-    return "".join(format_record(r) + "\n\n" for r in records)
+    """Each record followed by two empty lines (:data:`RECORD_END`)."""
+    return "".join(format_record(r) + RECORD_END for r in records)
 
 
 def write_file(path: str | os.PathLike, records: Iterable[Record]) -> None:

@@ -13,6 +13,12 @@ some domains. Boxes keep the official coordinates (0-based continuous pixels, x1
 - boxes: one text file per image at ``OUT/<domain>/<path>.txt``, a line ``cls x1 y1 x2 y2`` per
   box with coordinates divided by the image width/height (normalised xyxy in [0, 1], 6
   decimals), as InstaFormer-style loaders expect. An image without boxes gets an empty file.
+
+A root with annotation or image errors is refused (:class:`~initbench.errors.InvalidDataError`)
+unless ``skip_invalid``; the images then left out are recorded in the summary, in the COCO
+``info`` and, for the folder formats, in ``OUT/initbench-export.json``. A ``manifest`` must
+list exactly the root's images of the chosen domains (one of another copy is an error, not an
+export of nothing).
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ from typing import Iterable
 
 from initbench.dataset.annotations import format_number
 from initbench.dataset.imageio import png_size
-from initbench.dataset.index import ImageEntry, index_root
+from initbench.dataset.index import ImageEntry, ReleaseIndex, index_root
 from initbench.dataset.manifest import read_manifest
 from initbench.dataset.release import CATEGORIES, DOMAINS, check_domain
 from initbench.dataset.split import compute_split
@@ -34,20 +40,42 @@ from initbench.errors import UsageError
 FORMATS = ("coco", "voc", "boxes")
 
 
+def manifest_assignment(manifest: str | os.PathLike, index: ReleaseIndex, domains: Iterable[str]) -> dict[str, str]:
+    """key -> split from ``manifest``, which must list exactly the root's images of ``domains``."""
+    assign = {r.key: r.split for r in read_manifest(manifest)}
+    doms = set(domains)
+    listed = {k for k in assign if k.split("/", 1)[0] in doms}
+    on_disk = {k for k in index.image_keys if k.split("/", 1)[0] in doms}
+    # a manifest built with --skip-invalid has no rows for the images left out
+    absent, unlisted = sorted(listed - on_disk), sorted(on_disk - listed - set(index.dropped_images))
+    if absent or unlisted:
+        eg = f"e.g. {absent[0]!r} is not under ROOT" if absent else f"e.g. {unlisted[0]!r} is not in the manifest"
+        raise UsageError(
+            f"--manifest: expected a manifest of ROOT's images; {len(absent)} of its {len(listed)} rows name images not under ROOT "
+            f"and {len(unlisted)} images under ROOT are not in it ({eg}); is it the manifest of another copy? "
+            f"(`initbench manifest check ROOT {manifest}` lists the differences)"
+        )
+    return assign
+
+
 def select_images(
     root: str | os.PathLike,
     split: str | None = None,
     domains: Iterable[str] | None = None,
     manifest: str | os.PathLike | None = None,
+    skip_invalid: bool = False,
+    index: ReleaseIndex | None = None,
 ) -> list[tuple[ImageEntry, int, int]]:
-    """(entry, height, width) of the chosen images, sorted by key."""
+    """(entry, height, width) of the chosen images, sorted by key (``index``: a prebuilt :func:`index_root`)."""
     domains = [check_domain(d, "--domain") for d in domains] if domains else list(DOMAINS)
     if split not in (None, "all", "train", "test", "gap"):
         raise UsageError(f"--split: expected train, test, gap or all; got {split!r}")
-    index = index_root(root)
-    assign = None
-    if split not in (None, "all"):
-        assign = {r.key: r.split for r in read_manifest(manifest)} if manifest else compute_split(index.keys(), "v1")
+    index = index if index is not None else index_root(root, skip_invalid=skip_invalid, check_images=True)
+    assign = manifest_assignment(manifest, index, domains) if manifest else None
+    if split in (None, "all"):
+        assign = None
+    elif assign is None:
+        assign = compute_split(index.image_keys, "v1")  # every image on disk: skipping moves no other image
     out = []
     for k, e in sorted(index.items()):
         if e.domain in domains and (assign is None or assign.get(k) == split):
@@ -63,8 +91,8 @@ def _atomic_write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def coco_dict(images: list[tuple[ImageEntry, int, int]]) -> dict:
-    """The COCO instances dict for these images."""
+def coco_dict(images: list[tuple[ImageEntry, int, int]], dropped: dict | None = None) -> dict:
+    """The COCO instances dict for these images; ``dropped`` (:meth:`ReleaseIndex.drop_report`) goes into ``info``."""
     imgs, anns = [], []
     for img_id, (e, h, w) in enumerate(images, 1):
         imgs.append({"id": img_id, "file_name": e.key, "height": h, "width": w, "domain": e.domain})
@@ -82,15 +110,16 @@ def coco_dict(images: list[tuple[ImageEntry, int, int]]) -> dict:
             )
     cats = [{"id": i, "name": n, "supercategory": "street"} for i, n in sorted(CATEGORIES.items())]
     return {
-        "info": {"description": "INIT annotations exported by initbench", "version": "init-v1"},
+        "info": {"description": "INIT annotations exported by initbench", "version": "init-v1",
+                 **(dropped or {"images_left_out": [], "dropped": []})},
         "images": imgs,
         "annotations": anns,
         "categories": cats,
     }
 
 
-def export_coco(images, out: str | os.PathLike) -> dict:
-    d = coco_dict(images)
+def export_coco(images, out: str | os.PathLike, dropped: dict | None = None) -> dict:
+    d = coco_dict(images, dropped)
     _atomic_write(Path(out), json.dumps(d) + "\n")
     return {"format": "coco", "out": str(out), "images": len(d["images"]), "boxes": len(d["annotations"])}
 
@@ -120,7 +149,7 @@ def voc_xml(e: ImageEntry, h: int, w: int) -> str:
     return ET.tostring(ann, encoding="unicode") + "\n"
 
 
-def export_voc(images, out: str | os.PathLike) -> dict:
+def export_voc(images, out: str | os.PathLike, dropped: dict | None = None) -> dict:
     out = Path(out)
     n_boxes = 0
     for e, h, w in images:
@@ -133,7 +162,7 @@ def boxes_text(e: ImageEntry, h: int, w: int) -> str:
     return "".join(f"{int(c)} {x1 / w:.6f} {y1 / h:.6f} {x2 / w:.6f} {y2 / h:.6f}\n" for c, x1, y1, x2, y2 in e.boxes)
 
 
-def export_boxes(images, out: str | os.PathLike) -> dict:
+def export_boxes(images, out: str | os.PathLike, dropped: dict | None = None) -> dict:
     out = Path(out)
     n_boxes = 0
     for e, h, w in images:
@@ -153,9 +182,20 @@ def read_voc(path: str | os.PathLike) -> list[tuple[int, float, float, float, fl
     return out
 
 
-def export(fmt: str, root, out, split=None, domains=None, manifest=None) -> dict:
-    """Export ``root``'s annotations as ``fmt`` (coco, voc or boxes); return counts."""
+#: The summary a folder export leaves in its folder (what was exported, what was left out).
+SUMMARY_NAME = "initbench-export.json"
+
+
+def export(fmt: str, root, out, split=None, domains=None, manifest=None, skip_invalid: bool = False) -> dict:
+    """Export ``root``'s annotations as ``fmt`` (coco, voc or boxes); return the summary: counts,
+    ``skip_invalid``, ``images_left_out`` and ``dropped`` (see :mod:`initbench.dataset.index`)."""
     if fmt not in FORMATS:
         raise UsageError(f"format: expected one of {', '.join(FORMATS)}; got {fmt!r}")
-    images = select_images(root, split, domains, manifest)
-    return {"coco": export_coco, "voc": export_voc, "boxes": export_boxes}[fmt](images, out)
+    index = index_root(root, skip_invalid=skip_invalid, check_images=True)
+    images = select_images(root, split, domains, manifest, index=index)
+    report = index.drop_report()
+    summary = {"coco": export_coco, "voc": export_voc, "boxes": export_boxes}[fmt](images, out, report)
+    summary.update(root=str(root), split=split or "all", skip_invalid=bool(skip_invalid), **report)
+    if fmt != "coco":
+        _atomic_write(Path(out) / SUMMARY_NAME, json.dumps(summary, indent=2) + "\n")
+    return summary

@@ -1,10 +1,20 @@
-"""One walk over a copy of the release: every image of every domain with its boxes.
+"""One walk over a copy of the release: every image of every domain with its boxes, and what could not be used.
 
-The loaders, ``manifest build``, ``prepare`` and the exports all start from
-:func:`index_root`. It lists ``<root>/<domain>/**/*.png`` and reads every annotation file
-under the root (any ``*.txt`` in the official format, wherever it lies). An image without a
-record has no boxes; a record without an image is ignored here (``verify-dataset`` reports
-both). When several records name the same image, the first one (in sorted file order) wins.
+The loaders, ``manifest build``, ``prepare`` and the exports all start from :func:`index_root`.
+It lists ``<root>/<domain>/**/*.png``, reads every annotation file under the root (any
+``*.txt`` in the official format, wherever it lies) and checks what it read by the rules of
+``verify-dataset`` that concern the annotations: the parser's, :func:`~initbench.dataset.validate.validate_record`,
+two records for one image or one frame in two domains, a record whose image is missing; with
+``check_images=True`` also the PNG header of every image (``image-unreadable``,
+``size-mismatch``).
+
+Nothing is dropped silently. When any of these findings is an error, :func:`index_root` raises
+:class:`~initbench.errors.InvalidDataError` with all of them (exit code 1, as ``verify-dataset``),
+unless ``skip_invalid=True``: then every image an error concerns is left out, and the index's
+:attr:`ReleaseIndex.dropped` lists each error with the images it cost (none for a stray line or
+an unreadable file). A left-out image still counts for the split (:attr:`ReleaseIndex.image_keys`),
+so skipping never moves another image between train and test. An image without a record has
+no boxes (``verify-dataset`` warns about it); warnings (e.g. a small box) change nothing.
 """
 
 from __future__ import annotations
@@ -14,9 +24,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
-from initbench.dataset.annotations import Record, looks_like_annotation_file, parse_file
+from initbench.dataset.annotations import Record, domain_from_filename, looks_like_annotation_file, parse_file
+from initbench.dataset.findings import ERROR, Finding, make_finding
+from initbench.dataset.png import PngError, read_png_header
 from initbench.dataset.release import DOMAINS
-from initbench.errors import DataFormatError, UsageError
+from initbench.dataset.validate import DuplicateTracker, size_mismatch, validate_record
+from initbench.errors import DataFormatError, InvalidDataError, UsageError
 
 #: A box as plain numbers: (class id, x1, y1, x2, y2) in pixels of the original image.
 BoxTuple = tuple[int, float, float, float, float]
@@ -59,27 +72,120 @@ def _walk(root: Path) -> tuple[list[tuple[str, str]], list[Path]]:
     return images, texts
 
 
-def annotation_records(root: str | os.PathLike, files: Iterable[str | os.PathLike] | None = None) -> dict[str, Record]:
-    """key -> the first record naming it, from ``files`` or every annotation file under ``root``."""
-    root = Path(root)
-    if files is None:
-        _, texts = _walk(root)
-        files = [p for p in texts if looks_like_annotation_file(p)]
-    out: dict[str, Record] = {}
+class ReleaseIndex(dict):
+    """key -> :class:`ImageEntry` (sorted by key) of the images a command may use, and what was left out.
+
+    Attributes:
+        image_keys: every image under the domain folders, left-out ones included (sorted); splits
+            are computed from these.
+        records: key -> the annotation record of each kept annotated image.
+        annotation_files: the annotation files read (sorted).
+        findings: every finding about what was read (errors and warnings).
+        dropped: one dict per error finding when errors were skipped: the finding's fields
+            (``rule``, ``severity``, ``path``, ``line``, ``message``) and ``images``, the keys it
+            cost (empty for a stray line or an unreadable file). Empty for a clean copy.
+    """
+
+    def __init__(self, entries: dict[str, ImageEntry], *, image_keys: tuple[str, ...] = (),
+                 records: dict[str, Record] | None = None, annotation_files: tuple[str, ...] = (),
+                 findings: list[Finding] | None = None, dropped: list[dict] | None = None):
+        super().__init__(entries)
+        self.image_keys = tuple(image_keys)
+        self.records = dict(records or {})
+        self.annotation_files = tuple(annotation_files)
+        self.findings = list(findings or [])
+        self.dropped = list(dropped or [])
+
+    @property
+    def dropped_images(self) -> list[str]:
+        """Keys of the images on disk that were left out (sorted)."""
+        on_disk = set(self.image_keys)
+        return sorted({k for d in self.dropped for k in d["images"] if k in on_disk})
+
+    def drop_report(self) -> dict:
+        """What a command records in its outputs: ``images_left_out`` and every skipped error."""
+        return {"images_left_out": self.dropped_images, "dropped": list(self.dropped)}
+
+
+#: A finding and the keys of the images it concerns.
+Owned = tuple[Finding, tuple[str, ...]]
+
+
+def _key(domain: str | None, path: str) -> str | None:
+    return None if domain is None else f"{domain}/{path.replace(chr(92), '/').lstrip('/')}"
+
+
+def read_annotations(files: Iterable[Path], image_set: set[str], root: Path) -> tuple[dict[str, Record], list[Owned]]:
+    """key -> first record, and every finding of the files with the images it concerns."""
+    records: dict[str, Record] = {}
+    owned: list[Owned] = []
+    dups = DuplicateTracker()
+    first_of_frame: dict[str, str] = {}  # relpath -> key of its first record (cross-domain duplicates)
     for f in sorted(Path(x) for x in files):
-        for rec in parse_file(f).records:
-            out.setdefault(rec.key, rec)
-    return out
+        res = parse_file(f)
+        domain = domain_from_filename(f)
+        for i, fd in enumerate(res.findings):
+            key = _key(domain, res.owners[i]) if i in res.owners else None
+            owned.append((fd, (key,) if key else ()))
+        for rec in res.records:
+            owned += [(fd, (rec.key,)) for fd in validate_record(rec)]
+            for fd in dups.add(rec):
+                other = first_of_frame[rec.relpath] if fd.rule == "cross-domain-duplicate" else rec.key
+                owned.append((fd, tuple(dict.fromkeys((rec.key, other)))))
+            first_of_frame.setdefault(rec.relpath, rec.key)
+            records.setdefault(rec.key, rec)
+    for key, rec in records.items():
+        if key not in image_set:
+            missing = make_finding("image-missing", rec.source or "<memory>", rec.line, f"{key}: no such file {root / key}")
+            owned.append((missing, (key,)))
+    return records, owned
+
+
+def check_image_headers(root: Path, keys: Iterable[str], records: dict[str, Record]) -> list[Owned]:
+    """``image-unreadable`` (not a PNG, truncated) and ``size-mismatch`` from each image's PNG header."""
+    owned: list[Owned] = []
+    for key in keys:
+        path = root / key
+        try:
+            header = read_png_header(path)
+        except (PngError, OSError) as exc:
+            owned.append((make_finding("image-unreadable", str(path), None, f"{key}: {exc}"), (key,)))
+            continue
+        rec = records.get(key)
+        if rec is not None:
+            found = size_mismatch(rec.source, rec.line, rec.relpath, rec.channels, rec.height, rec.width, header)
+            owned += [(fd, (key,)) for fd in found]
+    return owned
+
+
+def require_valid(owned: list[Owned], skip_invalid: bool, root: str | os.PathLike) -> list[dict]:
+    """The one decision on annotation errors: raise :class:`InvalidDataError` with every error, or,
+    with ``skip_invalid``, return them as ``dropped`` entries (finding fields + ``images``)."""
+    errors = [(fd, keys) for fd, keys in owned if fd.severity == ERROR]
+    if errors and not skip_invalid:
+        n_images = len({k for _, keys in errors for k in keys})
+        first = errors[0][0]
+        raise InvalidDataError(
+            f"{root}: expected a copy without annotation errors; found {len(errors)} error(s) concerning {n_images} image(s), "
+            f"first {first.location()}: {first.rule}: {first.message}; run `initbench verify-dataset` on it for all, "
+            "or pass --skip-invalid (skip_invalid=True) to leave those images out and record them",
+            [fd for fd, _ in errors],
+        )
+    return [{**fd.to_dict(), "images": list(keys)} for fd, keys in errors]
 
 
 def index_root(
     root: str | os.PathLike,
     annotations: Iterable[str | os.PathLike] | None = None,
     domains: Iterable[str] | None = None,
-) -> dict[str, ImageEntry]:
-    """key -> :class:`ImageEntry` for every image under ``root`` (sorted by key).
+    skip_invalid: bool = False,
+    check_images: bool = False,
+) -> ReleaseIndex:
+    """The images under ``root`` with their boxes (see the module docstring).
 
-    Raises DataFormatError when ``root`` holds no domain folder.
+    Raises UsageError when ``root`` is not a folder, DataFormatError when it holds no domain
+    folder, InvalidDataError on annotation (or, with ``check_images``, image) errors unless
+    ``skip_invalid``.
     """
     root = Path(root)
     if not root.is_dir():
@@ -87,15 +193,19 @@ def index_root(
     images, texts = _walk(root)
     if not any((root / d).is_dir() for d in DOMAINS):
         raise DataFormatError(f"expected domain folders {', '.join(d + '/' for d in DOMAINS)} in the root; found none", str(root))
-    if annotations is None:
-        annotations = [p for p in texts if looks_like_annotation_file(p)]
-    recs = annotation_records(root, annotations)
+    files = sorted(Path(a) for a in annotations) if annotations is not None else [p for p in texts if looks_like_annotation_file(p)]
+    image_keys = sorted(f"{d}/{rel}" for d, rel in images)
+    recs, owned = read_annotations(files, set(image_keys), root)
+    if check_images:
+        owned += check_image_headers(root, image_keys, recs)
+    dropped = require_valid(owned, skip_invalid, root)
+    gone = {k for d in dropped for k in d["images"]}
     want = set(domains) if domains is not None else None
     out: dict[str, ImageEntry] = {}
     for domain, rel in sorted(images):
-        if want is not None and domain not in want:
-            continue
         key = f"{domain}/{rel}"
+        if key in gone or (want is not None and domain not in want):
+            continue
         rec = recs.get(key)
         out[key] = ImageEntry(
             domain=domain,
@@ -106,4 +216,6 @@ def index_root(
             width=rec.width if rec else None,
             annotated=rec is not None,
         )
-    return out
+    kept = {k: r for k, r in recs.items() if k in out}
+    return ReleaseIndex(out, image_keys=tuple(image_keys), records=kept, annotation_files=tuple(str(f) for f in files),
+                        findings=[fd for fd, _ in owned], dropped=dropped)

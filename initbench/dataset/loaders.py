@@ -40,6 +40,11 @@ except with ``"all"``). The split comes from ``manifest=`` (a manifest CSV), or
 or else is computed from the files by the split-v1 rule (:func:`split_for_root`; it looks at
 every domain, since blocks hold frames of several domains).
 
+Invalid annotations: a copy whose annotations have errors (what ``verify-dataset`` reports as
+errors) is refused with :class:`~initbench.errors.InvalidDataError`; with ``skip_invalid=True``
+the images concerned are left out and listed in the dataset's ``dropped`` (see
+:mod:`initbench.dataset.index`).
+
 Randomness and workers: every random choice of item ``i`` (crop window, flip, the paired
 target image) comes from a generator seeded by ``(seed, epoch, i)``, never from global state.
 So items do not depend on the number of DataLoader workers, on which worker loads them, or
@@ -82,9 +87,18 @@ SPLIT_CHOICES = ("train", "test", "all")
 
 
 def split_for_root(root: str | os.PathLike, split: str = "v1", index: Mapping[str, ImageEntry] | None = None) -> dict[str, str]:
-    """key -> ``train|test|gap`` for every image under ``root``, by the named split rule."""
+    """key -> ``train|test|gap`` for every image under ``root``, by the named split rule.
+
+    Computed from every image on disk, those an index left out included, so that skipping an
+    invalid image never moves another between train and test.
+    """
     index = index if index is not None else index_root(root)
-    return compute_split(index.keys(), split)
+    return compute_split(all_image_keys(index), split)
+
+
+def all_image_keys(index: Mapping[str, ImageEntry]) -> Sequence[str]:
+    """Every image under the root: :attr:`ReleaseIndex.image_keys`, or the keys of a plain mapping."""
+    return getattr(index, "image_keys", None) or list(index.keys())
 
 
 def _item_generator(seed: int, epoch: int, i: int, tag: str) -> torch.Generator:
@@ -109,6 +123,8 @@ class DomainImages(Dataset):
         seed: seed of every random choice.
         manifest, split_map: where the split comes from (default: split v1 computed).
         index: a prebuilt :func:`index_root` result (saves a walk when building several datasets).
+        skip_invalid: leave out the images with annotation errors instead of refusing the copy
+            (ignored with ``index``); what was left out is in :attr:`dropped`.
     """
 
     def __init__(
@@ -129,6 +145,7 @@ class DomainImages(Dataset):
         manifest: str | os.PathLike | None = None,
         split_map: Mapping[str, str] | None = None,
         index: Mapping[str, ImageEntry] | None = None,
+        skip_invalid: bool = False,
     ):
         check_domain(domain)
         if split not in SPLIT_CHOICES:
@@ -149,7 +166,9 @@ class DomainImages(Dataset):
         self.half_scale = half_scale
         self.seed = int(seed)
         self.epoch = 0
-        index = index if index is not None else index_root(root)
+        index = index if index is not None else index_root(root, skip_invalid=skip_invalid)
+        #: The errors skipped when the index was read (finding fields + ``images`` left out).
+        self.dropped: list[dict] = list(getattr(index, "dropped", []))
         if split == "all":
             assign = None
         elif split_map is not None:
@@ -163,7 +182,8 @@ class DomainImages(Dataset):
         entries = [e for k, e in sorted(index.items()) if e.domain == domain and (assign is None or assign.get(k) == split)]
         if assign is not None:
             # A split that names images the copy lacks is a broken copy, not a smaller split.
-            absent = sorted(k for k, s in assign.items() if s == split and k.startswith(domain + "/") and k not in index)
+            on_disk = set(all_image_keys(index))
+            absent = sorted(k for k, s in assign.items() if s == split and k.startswith(domain + "/") and k not in on_disk)
             if absent:
                 raise DataFormatError(
                     f"expected every {domain} image of the {split!r} split under the root; {len(absent)} are missing, "
@@ -263,12 +283,15 @@ class UnalignedPairs(Dataset):
         index: Mapping[str, ImageEntry] | None = None,
         manifest: str | os.PathLike | None = None,
         split_map: Mapping[str, str] | None = None,
+        skip_invalid: bool = False,
         **kwargs: Any,
     ):
         src, dst = parse_task(task)
         if epoch_length not in ("max", "source"):
             raise UsageError(f"epoch_length: expected 'max' or 'source'; got {epoch_length!r}")
-        index = index if index is not None else index_root(root)
+        index = index if index is not None else index_root(root, skip_invalid=skip_invalid)
+        #: The errors skipped when the index was read (finding fields + ``images`` left out).
+        self.dropped: list[dict] = list(getattr(index, "dropped", []))
         if split_map is None and manifest is None and split != "all":
             split_map = split_for_root(root, index=index)
         common = dict(split=split, size=size, crop=crop, seed=seed, index=index, manifest=manifest, split_map=split_map, **kwargs)

@@ -23,7 +23,7 @@ from typing import Callable, Iterable, Sequence
 
 from initbench.dataset.findings import Finding, make_finding
 from initbench.dataset.imageio import png_size
-from initbench.dataset.index import ImageEntry, index_root
+from initbench.dataset.index import ImageEntry, ReleaseIndex, index_root
 from initbench.dataset.release import CATEGORY_KEYS, DOMAINS
 from initbench.dataset.split import SPLITS, compute_split, frame_key
 from initbench.errors import DataFormatError, UsageError
@@ -94,16 +94,20 @@ def build_manifest(
     assignment: dict[str, str] | None = None,
     workers: int | None = None,
     progress: Progress | None = None,
+    index: ReleaseIndex | None = None,
+    skip_invalid: bool = False,
 ) -> list[ManifestRow]:
-    """One row per image under ``root``, with the split ``split`` (``v1`` or ``paper``) or ``assignment``.
+    """One row per image of ``root``'s index, with the split ``split`` (``v1`` or ``paper``) or ``assignment``.
 
-    ``progress(done, total)`` is called as rows complete. Hashing runs on ``workers``
-    threads (hashlib releases the GIL).
+    ``index``: a prebuilt :func:`index_root` of ``root``; else it is read here (PNG headers
+    checked too), refusing a root with errors unless ``skip_invalid`` (the images left out get no row; the split is
+    still computed from every image on disk). ``progress(done, total)`` is called as rows
+    complete. Hashing runs on ``workers`` threads (hashlib releases the GIL).
     """
     if workers is not None and workers < 1:
         raise UsageError(f"--workers: expected an integer >= 1; got {workers}")
-    index = index_root(root)
-    assign = assignment if assignment is not None else compute_split(index.keys(), split, seed=seed)
+    index = index if index is not None else index_root(root, skip_invalid=skip_invalid, check_images=True)
+    assign = assignment if assignment is not None else compute_split(index.image_keys, split, seed=seed)
     entries = [e for k, e in index.items() if k in assign]
     total = len(entries)
     rows: list[ManifestRow] = []

@@ -8,15 +8,28 @@ official text format, with the size line set to the new size and every box scale
 image's own factors (new width / old width, new height / old height, taken from the PNG
 headers), rounded to 1/100 pixel.
 
-Resumable and safe to interrupt: files are written to a temporary name and renamed, so a
-file under its final name is complete; a rerun skips images already there, removes stale
-temporary files of an interrupted run, and rewrites the (small) annotation files. At the end
-the copy gets its own manifest, ``OUT/initbench-manifest.csv.gz`` (same split as the source,
-sha256 included), and is checked against it.
+Nothing is dropped silently: a source with annotation or image errors (what ``verify-dataset``
+reports as errors) is refused before anything is written (:class:`~initbench.errors.InvalidDataError`,
+exit code 1) unless ``skip_invalid``; then the images concerned are left out of the copy and
+listed in the summary and in ``OUT/initbench-prepare.json``, and the copy is not called a
+verified copy of its source.
+
+``OUT/initbench-prepare.json`` records the settings (source, size, split, skip_invalid) and the
+outcome. A rerun with other settings is refused (``redo=True`` rewrites every image instead);
+a folder that is not empty and has no such file is refused too, since the size of what is in
+it is unknown.
+
+Resumable and safe to interrupt: files are written to a temporary name and renamed; a rerun
+skips images already there whose PNG is complete (it ends with IEND) and of the expected
+size, and redoes any other; it removes stale temporary files of an interrupted run and
+rewrites the (small) annotation files. At the end the copy gets its own manifest,
+``OUT/initbench-manifest.csv.gz`` (the source's split, sha256 included), and is checked
+against it.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -27,27 +40,72 @@ from typing import Callable
 import torch
 
 from initbench.dataset import transforms as T
-from initbench.dataset.annotations import Box, looks_like_annotation_file, parse_file, write_file
+from initbench.dataset.annotations import Box, Record, write_file
 from initbench.dataset.imageio import png_size, read_rgb, write_png
-from initbench.dataset.index import _walk, index_root
+from initbench.dataset.index import index_root
 from initbench.dataset.manifest import build_manifest, write_manifest
+from initbench.dataset.png import PngError, read_png_header
 from initbench.dataset.split import compute_split
 from initbench.errors import UsageError
 
 MANIFEST_NAME = "initbench-manifest.csv.gz"
+#: Settings and outcome of the run that wrote the copy (see the module docstring).
+SETTINGS_NAME = "initbench-prepare.json"
 
 Progress = Callable[[int, int], None]
 
 
-def _resize_one(src: str, dst: Path, size: int) -> bool:
-    """Resize ``src`` into ``dst``; False when ``dst`` already exists (finished earlier)."""
-    if dst.exists():
+def _complete(path: Path, hw: tuple[int, int]) -> bool:
+    """Whether ``path`` is a whole PNG (IHDR, ends with IEND) of height x width ``hw``."""
+    try:
+        head = read_png_header(path)
+    except (PngError, OSError):
+        return False
+    return (head.height, head.width) == hw
+
+
+def _resize_one(src: str, dst: Path, size: int, redo: bool) -> bool:
+    """Resize ``src`` into ``dst``; False when a complete ``dst`` of the right size is already there."""
+    if not redo and dst.exists() and _complete(dst, T.short_side_size(*png_size(src), size)):
         return False
     img = read_rgb(src)
     h, w = img.shape[-2:]
     out, _ = T.resize(img, torch.zeros((0, 5)), T.short_side_size(h, w, size))
     write_png(dst, out)
     return True
+
+
+def _atomic_json(path: Path, obj: dict) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(obj, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def check_previous_run(out: Path, settings: dict, redo: bool) -> None:
+    """Refuse to add to a copy made with other settings, or to a folder prepare did not write (unless ``redo``)."""
+    if redo or not out.exists():
+        return
+    record = out / SETTINGS_NAME
+    if not record.is_file():
+        if any(not p.name.startswith(".") for p in out.iterdir()):
+            raise UsageError(
+                f"OUT: expected an empty folder or a copy written by prepare; {out} holds files but no {SETTINGS_NAME}, "
+                "so the size of its images is unknown; choose another OUT or pass --redo to rewrite every image"
+            )
+        return
+    try:
+        before = json.loads(record.read_text(encoding="utf-8"))["settings"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise UsageError(f"OUT: cannot read the settings of the earlier run in {record} ({exc}); "
+                         "pass --redo to rewrite the copy") from exc
+    # skip_invalid is recorded, not compared: it changes which images are in the copy (a rerun
+    # removes those now left out), never how an image is written.
+    for name, option in (("size", "--size"), ("root", "ROOT"), ("split", "--split")):
+        if before.get(name) != settings[name]:
+            raise UsageError(
+                f"{option}: {out} was prepared with {name} = {before.get(name)!r}; got {settings[name]!r}; "
+                "choose another OUT, or pass --redo to rewrite every image with the new settings"
+            )
 
 
 def _clean_stale_temps(out: Path) -> int:
@@ -68,10 +126,14 @@ def prepare(
     workers: int | None = None,
     progress: Progress | None = None,
     verify: bool = True,
+    skip_invalid: bool = False,
+    redo: bool = False,
 ) -> dict:
-    """Write the resized copy; return a summary (counts, seconds, manifest path, findings).
+    """Write the resized copy; return a summary (counts, seconds, manifest path, findings, what was left out).
 
-    ``progress(done, total)`` is called after each image.
+    ``progress(done, total)`` is called after each image. Raises InvalidDataError on a source
+    with errors unless ``skip_invalid``; UsageError on arguments, or on an OUT written with
+    other settings unless ``redo``.
     """
     root, out = Path(root).resolve(), Path(out).resolve()
     if workers is not None and workers < 1:
@@ -81,16 +143,21 @@ def prepare(
     if out == root or root in out.parents:
         raise UsageError(f"OUT: expected a folder outside ROOT ({root}); got {out}")
     t0 = time.perf_counter()
+    settings = {"root": str(root), "size": size, "split": split, "skip_invalid": bool(skip_invalid)}
+    check_previous_run(out, settings, redo)
+    # Read and check the whole source before writing anything: a refused source leaves OUT untouched.
+    index = index_root(root, skip_invalid=skip_invalid, check_images=True)
     out.mkdir(parents=True, exist_ok=True)
     stale = _clean_stale_temps(out)
-    index = index_root(root)
+    record = {"settings": settings, "complete": False}
+    _atomic_json(out / SETTINGS_NAME, record)
     entries = list(index.values())
     written = skipped = 0
     workers = workers or min(8, os.cpu_count() or 1)
     # torch ops (decode_png, the resize kernel, encode_png) release the GIL, so threads overlap.
     pool = ThreadPoolExecutor(max_workers=workers)
     try:
-        futs = pool.map(lambda e: _resize_one(e.path, out / e.domain / e.relpath, size), entries)
+        futs = pool.map(lambda e: _resize_one(e.path, out / e.domain / e.relpath, size, redo), entries)
         for i, did in enumerate(futs, 1):
             written += did
             skipped += not did
@@ -101,39 +168,52 @@ def prepare(
         pool.shutdown(wait=True, cancel_futures=True)
         raise
     pool.shutdown()
+    removed = 0
+    for key in index.dropped_images:  # an earlier run may have copied an image now left out
+        if (out / key).is_file():
+            (out / key).unlink()
+            removed += 1
 
-    _, texts = _walk(root)
-    anno_files = [p for p in texts if looks_like_annotation_file(p)]
+    by_file: dict[str, list[Record]] = {f: [] for f in index.annotation_files}
+    for rec in index.records.values():
+        by_file[rec.source].append(rec)
     n_records = 0
-    for f in anno_files:
-        res = parse_file(f)
+    for f, recs in by_file.items():
         new = []
-        for rec in res.records:
-            src = root / rec.domain / rec.relpath
+        for rec in sorted(recs, key=lambda r: r.line or 0):
             dst = out / rec.domain / rec.relpath
-            h0, w0 = png_size(src) if src.exists() else (rec.height, rec.width)
-            h1, w1 = png_size(dst) if dst.exists() else T.short_side_size(h0, w0, size)
+            h0, w0 = rec.height, rec.width  # equal to the PNG header: the index checked it
+            h1, w1 = png_size(dst)
             sx, sy = w1 / w0, h1 / h0
             boxes = tuple(
                 Box(b.cls, round(b.x1 * sx, 2), round(b.y1 * sy, 2), round(b.x2 * sx, 2), round(b.y2 * sy, 2)) for b in rec.boxes
             )
             new.append(replace(rec, height=h1, width=w1, boxes=boxes))
-        write_file(out / f.relative_to(root), new)
+        write_file(out / Path(f).relative_to(root), new)
         n_records += len(new)
 
+    outcome = {
+        "images": len(entries),
+        "annotation_files": len(by_file),
+        "records": n_records,
+        "source_clean": not index.dropped,
+        **index.drop_report(),
+    }
     summary = {
         "root": str(root),
         "out": str(out),
         "size": size,
-        "images": len(entries),
+        "settings": settings,
         "written": written,
         "skipped_existing": skipped,
         "stale_temp_files_removed": stale,
-        "annotation_files": len(anno_files),
-        "records": n_records,
+        "left_out_removed_from_out": removed,
+        **outcome,
     }
     if verify:
-        assign = compute_split(index.keys(), split)
+        # The source's split, computed from every source image (left-out ones too): the copy's
+        # manifest assigns each image the side it has in the source.
+        assign = compute_split(index.image_keys, split)
         rows = build_manifest(out, with_hash=True, assignment=assign, workers=workers)
         mpath = out / MANIFEST_NAME
         write_manifest(mpath, rows)
@@ -144,5 +224,7 @@ def prepare(
         # warnings (e.g. small boxes) are the source's business; errors mean a broken copy
         summary["findings"] = [f for f in report["findings"] if f["severity"] == "error"]
         summary["warnings"] = sum(1 for f in report["findings"] if f["severity"] != "error")
+        outcome["copy_errors"] = len(summary["findings"])
+    _atomic_json(out / SETTINGS_NAME, {"settings": settings, "complete": True, **outcome})
     summary["seconds"] = round(time.perf_counter() - t0, 3)
     return summary

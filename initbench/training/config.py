@@ -32,6 +32,8 @@ class TrainConfig:
     crop_size: int = 32
     max_crops: int = 8
     split: str = "train"
+    #: Leave out images with annotation errors (listed in config.json "data") instead of refusing the copy.
+    skip_invalid: bool = False
     num_workers: int = 0
     log_every: int = 10
     sample_every: int = 500

@@ -53,6 +53,7 @@ def build_dataset(cfg, model) -> Dataset:
         crop_size=cfg.crop_size,
         max_crops=cfg.max_crops,
         half_scale=bool(getattr(model, "needs_half_scale", False)),
+        skip_invalid=bool(getattr(cfg, "skip_invalid", False)),
     )
 
 

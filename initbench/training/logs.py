@@ -79,10 +79,14 @@ def _atomic_write_rows(path: Path, rows: list[list[str]]) -> None:
     os.replace(tmp, path)
 
 
-def write_config(run_dir: Path, train_config: dict, method_config: dict, method: str) -> None:
+def write_config(run_dir: Path, train_config: dict, method_config: dict, method: str, data: dict | None = None) -> None:
+    """``RUN/config.json``; ``data``: what the dataset left out (``{"dropped": [...]}``), recorded when given."""
     p = Path(run_dir) / "config.json"
     tmp = p.with_name(f".{p.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps({"method": method, "train": train_config, "method_config": method_config}, indent=2, default=list) + "\n")
+    blob = {"method": method, "train": train_config, "method_config": method_config}
+    if data is not None:
+        blob["data"] = data
+    tmp.write_text(json.dumps(blob, indent=2, default=list) + "\n")
     os.replace(tmp, p)
 
 

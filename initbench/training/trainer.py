@@ -99,7 +99,9 @@ class _Run:
         self.log = None
         if info.is_main:
             self.out.mkdir(parents=True, exist_ok=True)
-            write_config(self.out, dataclasses.asdict(cfg), self.model.config_dict(), cfg.method)
+            dropped = getattr(self.dataset, "dropped", None)  # what the loaders left out (skip_invalid)
+            write_config(self.out, dataclasses.asdict(cfg), self.model.config_dict(), cfg.method,
+                         data=None if dropped is None else {"dropped": dropped})
             self.log = LossLog(self.out, self.start if blob is not None else None)
             self.sample_batch = self._sample_batch()
 
@@ -169,6 +171,7 @@ class _Run:
             "device": str(info.device),
             "amp": self.amp,
             "param_sha256": D.parameter_digest(self.model),
+            "dropped": list(getattr(self.dataset, "dropped", [])),  # what --skip-invalid left out (also in config.json)
         }
 
     def _step(self, batch: dict, step: int) -> dict[str, torch.Tensor]:

@@ -24,6 +24,7 @@ SAMPLE = """# 1
 1 1093.0 661.8 1125.5 692.6
 1 1081.3 659.5 1104.3 688.9
 
+
 """
 
 
@@ -59,6 +60,38 @@ def test_sample_record_writes_back_identically(tmp_path):
     assert f.read_text() == SAMPLE
     again = parse_file(f)
     assert again.records == res.records and again.findings == []
+
+
+def _fixed_line_reader(path) -> dict[str, list[tuple]]:
+    """A public loader of the release, restated: it reads a fixed number of lines per record and
+    expects two empty lines after the boxes (so one blank line makes it read the next header as
+    blank and then take a path for a header)."""
+    out: dict[str, list[tuple]] = {}
+    with open(path) as fh:
+        while fh.readline():  # '# <index>'
+            path_line = fh.readline()[:-1]
+            fh.readline()
+            fh.readline()
+            n = int(fh.readline()[:-1])
+            out[path_line] = [tuple(float(v) for v in fh.readline().split()) for _ in range(n)]
+            fh.readline()
+            fh.readline()
+    return out
+
+
+def test_writer_ends_every_record_with_two_empty_lines_and_reader_takes_one_or_two(tmp_path):
+    one = parse_text(SAMPLE, domain="sunny").records[0]
+    two = Record("sunny", 2, "/a/b/1_00002.png", 3, 40, 64, 1, (Box(3, 1.5, 2.0, 10.25, 30.0),))
+    f = tmp_path / "sunny1.txt"
+    write_file(f, [one, two])
+    text = f.read_text()
+    assert text.count("\n\n\n") == 2 and "\n\n\n\n" not in text and text.endswith("30.0\n\n\n")
+    assert _fixed_line_reader(f) == {one.path: [b.as_tuple() for b in one.boxes], two.path: [(3, 1.5, 2.0, 10.25, 30.0)]}
+    # files with a single blank line between records (our writer before) still read the same
+    single = text.replace("\n\n\n", "\n\n")
+    for variant in (text, single, single.rstrip("\n"), text + "\n\n"):
+        res = parse_text(variant, domain="sunny")
+        assert res.records == [one, two] and res.findings == []
 
 
 def test_synth_annotation_files_round_trip(mini_init_root):

@@ -91,3 +91,50 @@ def test_loading_the_copy_equals_loading_the_originals_on_the_fly(mini_init_root
         x, y = a[i], b[i]
         assert torch.equal(x["image"], y["image"])  # same resize, lossless PNG
         assert torch.allclose(x["boxes"], y["boxes"], atol=0.005)  # annotations rounded to 1/100 px
+
+
+def test_settings_are_recorded_and_another_size_is_refused_unless_redo(mini_init_root, prepared, tmp_path):
+    import json
+    import shutil
+
+    full, _ = prepared
+    out = tmp_path / "p20"
+    shutil.copytree(full, out)
+    record = json.loads((out / "initbench-prepare.json").read_text())
+    assert record["settings"] == {"root": str(mini_init_root.resolve()), "size": 20, "split": "v1", "skip_invalid": False}
+    assert (record["complete"], record["images"], record["source_clean"], record["dropped"]) == (True, 48, True, [])
+    res = CliRunner().invoke(main, ["prepare", str(mini_init_root), str(out), "--size", "16"])
+    assert res.exit_code == 2, res.output
+    flat = " ".join(res.output.split())
+    assert f"--size: {out} was prepared with size = 20; got 16; choose another OUT, or pass --redo" in flat
+    assert _tree(out) == _tree(full)  # refused before touching anything
+    s = prepare(mini_init_root, out, size=16, redo=True)
+    assert s["written"] == 48 and s["findings"] == []
+    assert all(png_size(p) == (16, 26) for p in out.rglob("*.png"))
+    assert json.loads((out / "initbench-prepare.json").read_text())["settings"]["size"] == 16
+
+
+def test_a_truncated_or_wrong_size_output_png_is_redone(mini_init_root, prepared, tmp_path):
+    import shutil
+
+    full, _ = prepared
+    out = tmp_path / "p20"
+    shutil.copytree(full, out)
+    pngs = sorted(out.rglob("*.png"))
+    pngs[0].write_bytes(pngs[0].read_bytes()[:-20])  # torn by a copy, a full disk, ...
+    shutil.copy(pngs[2], pngs[1])
+    from initbench.dataset.imageio import read_rgb, write_png
+
+    write_png(pngs[1], read_rgb(pngs[1])[:, :19, :])  # a complete PNG of the wrong size
+    s = prepare(mini_init_root, out, size=20)
+    assert s["written"] == 2 and s["skipped_existing"] == 46 and s["findings"] == []
+    assert _tree(out) == _tree(full)
+
+
+def test_a_folder_prepare_did_not_write_is_refused(mini_init_root, tmp_path):
+    out = tmp_path / "o"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    with pytest.raises(UsageError, match="OUT: expected an empty folder or a copy written by prepare; .* holds files but no initbench-prepare.json"):
+        prepare(mini_init_root, out, size=16)
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
