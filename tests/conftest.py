@@ -21,5 +21,5 @@ def mini_init_root(tmp_path_factory):
     from initbench.dataset.synthetic import synthesize
 
     root = tmp_path_factory.mktemp("mini_init") / "init"
-    synthesize(root, per_domain=12, size=(64, 40), seed=0)
+    synthesize(root, per_domain=12, size=(64, 40), seed=0, generator="v1")
     return root
