@@ -383,3 +383,25 @@ def write_text_atomic(path: Path, text: str) -> None:
 
 def _mix(seed: int, drive_index: int) -> int:
     return int(np.random.default_rng([seed, drive_index, 5]).integers(0, 2**62))
+
+
+def render_planned(key: str, domain: str, per_domain: int = DEFAULT_PER_DOMAIN, size: tuple[int, int] | None = None,
+                   seed: int = 0) -> tuple[np.ndarray, list, dict]:
+    """Generator v2's rendering of the planned frame ``key`` (``<domain>/<relpath>``) in ``domain``.
+
+    ``domain`` equal to the key's own domain gives the released frame; another one gives its
+    ground truth there (written by ``paired=True`` for test frames). Returns (image, boxes,
+    latent fields); the same arguments as :func:`synthesize` give the same pixels.
+    """
+    from initbench.dataset.synthetic_v2 import render_v2, scene_for, style_seed
+
+    if domain not in DOMAINS:
+        raise UsageError(f"domain: expected one of {', '.join(DOMAINS)}, got {domain!r}")
+    size = DEFAULT_SIZES["v2"] if size is None else tuple(size)
+    plans = plan_frames(per_domain, seed)
+    found = [p for p in plans if p.key == key]
+    if not found:
+        raise UsageError(f"key: {key!r} is not a frame of the plan ({per_domain} per domain, seed {seed})")
+    p = found[0]
+    scene = scene_for(_mix(seed, p.drive_index), [q for q in plans if q.drive_index == p.drive_index])
+    return render_v2(scene, domain, p.frame, size, style_seed(seed, p.drive_index, p.frame, domain, source=p.domain))
