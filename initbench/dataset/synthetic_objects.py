@@ -79,7 +79,8 @@ def draw_object(cv: Canvas, ob: WorldObject, box, st: FrameStyle, ost: ObjectSty
         for lx0, lx1 in ((x1 + 0.04 * w, x1 + 0.2 * w), (x2 - 0.2 * w, x2 - 0.04 * w)):
             cv.rect(lx0, ly0, lx1, ly1, colour, emit if ost.lights_on else None)
             if night and ost.lights_on:
-                cv.glow((lx0 + lx1) / 2, (ly0 + ly1) / 2, 0.12 * w * (2.5 if ob.facing < 0 else 1.2), glow, 0.9 if ob.facing < 0 else 0.6)
+                cv.glow((lx0 + lx1) / 2, (ly0 + ly1) / 2, 0.12 * w * (2.5 if ob.facing < 0 else 1.2), glow,
+                        0.9 if ob.facing < 0 else 0.6)
         if st.car_mirror > 0:  # the wet road mirrors the car below its wheels (outside the box)
             r0, r1 = max(y2, 0), min(y2 + int(0.45 * h), cv.H)
             c0, c1 = max(x1, 0), min(x2, cv.W)

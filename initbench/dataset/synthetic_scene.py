@@ -131,10 +131,12 @@ def make_drive_scene(seed: int, first_frame: int, last_frame: int, layout: Layou
         return int(rng.poisson(rate_per_100m * length / 100.0))
 
     for _ in range(some(r_ahead)):  # cars ahead in our lane, about our speed
-        objects.append(_car(rng, x=float(rng.normal(0.0, 0.15)), z=float(rng.uniform(s0, o1)), v=speed * float(rng.uniform(0.7, 1.1)), facing=1))
+        objects.append(_car(rng, x=float(rng.normal(0.0, 0.15)), z=float(rng.uniform(s0, o1)),
+                            v=speed * float(rng.uniform(0.7, 1.1)), facing=1))
     for _ in range(some(r_oncoming)):  # oncoming cars
         far = 200 if layout is V1_LAYOUT else 2 * layout.object_far
-        objects.append(_car(rng, x=float(rng.normal(3.4, 0.15)), z=float(rng.uniform(s0, o1 + far)), v=-float(rng.uniform(0.3, 0.8)), facing=-1))
+        objects.append(_car(rng, x=float(rng.normal(3.4, 0.15)), z=float(rng.uniform(s0, o1 + far)),
+                            v=-float(rng.uniform(0.3, 0.8)), facing=-1))
     for _ in range(some(r_parked)):  # parked at the kerb
         objects.append(_car(rng, x=float(rng.uniform(-1.1, -0.9)), z=float(rng.uniform(s0, o1)), v=0.0, facing=1))
     pw0, pw1 = layout.person_width
@@ -142,11 +144,13 @@ def make_drive_scene(seed: int, first_frame: int, last_frame: int, layout: Layou
         x = float(rng.uniform(-4.2, -2.0)) if rng.random() < 0.55 else float(rng.uniform(5.4, 7.4))
         shirt = rng.uniform(0.05, 0.9, 3).astype(np.float32)
         pw = pw0 if pw1 == pw0 else float(rng.uniform(pw0, pw1))
-        objects.append(WorldObject(PERSON, x, float(rng.uniform(s0, o1)), float(rng.normal(0, 0.05)), pw, float(rng.uniform(1.5, 1.85)), shirt))
+        objects.append(WorldObject(PERSON, x, float(rng.uniform(s0, o1)), float(rng.normal(0, 0.05)), pw,
+                                   float(rng.uniform(1.5, 1.85)), shirt))
     for _ in range(some(r_signs)):  # speed-limit signs on posts at the kerb
         x = -2.0 if rng.random() < 0.6 else 5.5
         sz = layout.sign_size
-        objects.append(WorldObject(SIGN, x, float(rng.uniform(s0, o1)), 0.0, sz, sz, np.ones(3, np.float32), base=float(rng.uniform(2.0, 2.6))))
+        objects.append(WorldObject(SIGN, x, float(rng.uniform(s0, o1)), 0.0, sz, sz, np.ones(3, np.float32),
+                                   base=float(rng.uniform(2.0, 2.6))))
     return DriveScene(seed, float(rng.uniform(0.44, 0.50)), float(rng.uniform(0.47, 0.53)), speed, tuple(walls), poles, objects,
                       focal_per_width=layout.focal_per_width, object_far=layout.object_far, min_object_px=layout.min_object_px)
 
@@ -219,8 +223,9 @@ def render_frame(scene: DriveScene, domain: str, frame: int, size: tuple[int, in
     """Draw one frame of ``domain`` with ``style`` (None: generator v1's constant style of the domain).
 
     Geometry (and so the boxes) depends on the scene, the frame and the size only, never on
-    the domain or the style. ``with_ids`` adds a third value: the scene object index of each box. Returns ``(image, boxes)``: ``image`` H x W x 3 uint8; ``boxes`` a list of
+    the domain or the style. Returns ``(image, boxes)``: ``image`` H x W x 3 uint8; ``boxes`` a list of
     ``(cls, x1, y1, x2, y2)`` integer pixel edges with 0 <= x1 < x2 <= W, 0 <= y1 < y2 <= H.
+    ``with_ids`` adds a third value: the index in ``scene.objects`` of each box's object.
     """
     W, H = size
     g = _geometry(scene, W, H)

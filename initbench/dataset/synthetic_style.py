@@ -122,7 +122,8 @@ def v1_style(domain: str) -> FrameStyle:
         lit_percent=38 if night else None, road=WET_ROAD if rainy else DRY_ROAD, pavement=WET_PAVEMENT if rainy else DRY_PAVEMENT,
         headlight_beam=night, street_lamps=night, night_lights=night,
         shadow_dx=0.35 if sunny else 0.05, shadow_colour=(0.12, 0.12, 0.13) if sunny else (0.22, 0.22, 0.23),
-        mirror=0.45 if rainy else 0.0, car_mirror=0.4 if rainy else 0.0, rain_density=0.003 if rainy else 0.0, fog=(0.82, 0.12, 0.13) if rainy else None,
+        mirror=0.45 if rainy else 0.0, car_mirror=0.4 if rainy else 0.0, rain_density=0.003 if rainy else 0.0,
+        fog=(0.82, 0.12, 0.13) if rainy else None,
         noise=0.02 if night else 0.006, default_lights=night,
     )
 
@@ -145,7 +146,8 @@ def draw_object_latents(domain: str, objects, rng: np.random.Generator) -> list[
             colour = np.clip(base + rng.uniform(-0.05, 0.05, 3), *rg["colour"])
             out.append({"id": i, "cls": CAR, "colour": _rgb(colour), "lights_on": bool(rng.random() < LIGHTS_ON[domain])})
         elif ob.cls == PERSON:
-            out.append({"id": i, "cls": PERSON, "shirt": _rgb(rng.uniform(*rg["shirt"], 3)), "trousers": _rgb(rng.uniform(*rg["trousers"], 3))})
+            out.append({"id": i, "cls": PERSON, "shirt": _rgb(rng.uniform(*rg["shirt"], 3)),
+                        "trousers": _rgb(rng.uniform(*rg["trousers"], 3))})
         elif ob.cls == SIGN:
             out.append({"id": i, "cls": SIGN, "reflectivity": round(float(rng.uniform(*rg["reflectivity"])), 6)})
     return out
@@ -192,7 +194,8 @@ def v2_style(domain: str, frame: dict, objects: list[dict]) -> FrameStyle:
         road=_mix(DRY_ROAD, WET_ROAD, wet), pavement=_mix(DRY_PAVEMENT, WET_PAVEMENT, wet),
         headlight_beam=night, street_lamps=night, night_lights=night,
         shadow_dx=0.05, shadow_colour=tuple(0.36 * frame["shadow"] for _ in range(3)),
-        mirror=0.45 * wet, car_mirror=0.4 * wet, rain_density=rain, fog=(1.0 - 0.3 * rain / 0.006, 0.12, 0.13) if rain > 0 else None,
+        mirror=0.45 * wet, car_mirror=0.4 * wet, rain_density=rain,
+        fog=(1.0 - 0.3 * rain / 0.006, 0.12 * min(1.0, rain / 0.003), 0.13) if rain > 0 else None,  # haze grows with the rain
         noise=frame["noise"], objects=obj,
     )
 

@@ -72,7 +72,8 @@ def test_colour_transfer_is_deterministic_and_round_trips_through_a_checkpoint(t
 
 
 def test_colour_transfer_errors_name_what_is_missing():
-    with pytest.raises(UsageError, match=r"colour-transfer: the map is not fitted; call fit\(a_batches, b_batches\) or load a checkpoint"):
+    msg = r"colour-transfer: the map is not fitted; call fit\(a_batches, b_batches\) or load a checkpoint"
+    with pytest.raises(UsageError, match=msg):
         ColourTransfer().translate(torch.zeros(1, 3, 4, 4))
     with pytest.raises(UsageError, match=r"colour-transfer fit: expected B batches B x 3 x H x W; got shape \(3, 4, 4\)"):
         ColourTransfer().fit([torch.zeros(1, 3, 4, 4)], [torch.zeros(3, 4, 4)])
@@ -88,8 +89,9 @@ def _load(root, keys):
 def test_colour_transfer_beats_identity_on_l1_gt_frame_for_sunny2night(mini_init_v2_root):
     """On paired ground truth (mini-INIT v2): fitted on the training split, scored on the held-out drives."""
     root = mini_init_v2_root
-    keys = [r.key for d in ("sunny", "night") for r in parse_file(root / "batch1_anno" / f"{d}1.txt").records]
-    split = split_drives([r.key for d in ("sunny", "night", "cloudy", "rainy") for r in parse_file(root / "batch1_anno" / f"{d}1.txt").records])
+    every = [r.key for d in ("sunny", "night", "cloudy", "rainy") for r in parse_file(root / "batch1_anno" / f"{d}1.txt").records]
+    split = split_drives(every)
+    keys = [k for k in every if k.startswith(("sunny/", "night/"))]
     train = {d: [k for k in keys if k.startswith(d + "/") and split[k] == "train"] for d in ("sunny", "night")}
     test = [k for k in keys if k.startswith("sunny/") and split[k] == "test"]
     assert len(test) >= 2 and min(len(v) for v in train.values()) >= 10
