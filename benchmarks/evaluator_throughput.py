@@ -243,7 +243,7 @@ def main(argv=None) -> int:
         base = args.data_dir if args.data_dir is not None else Path(tmp)
         root = base / f"mini-init-{per_domain}"
         if not (root / ".complete").is_file():  # synthesized once per data dir (deterministic: seed 0)
-            synthesize(root, per_domain=per_domain, size=(64, 40), seed=0)
+            synthesize(root, per_domain=per_domain, size=(64, 40), seed=0, generator="v1")
             (root / ".complete").write_text(f"seed 0, {per_domain} per domain, 64 x 40\n")
         for size in [s for s in args.sizes.split(",") if s]:
             short = shorts[size]

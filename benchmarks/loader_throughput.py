@@ -72,7 +72,7 @@ def make_originals(root: Path, n_real: int, n_synth: int) -> dict:
     if n_synth:
         from initbench.dataset.synthetic import synthesize
 
-        synthesize(root, per_domain=n_synth, size=(1920, 1208), seed=0)
+        synthesize(root, per_domain=n_synth, size=(1920, 1208), seed=0, generator="v1")
         info["n_synth_per_domain"] = n_synth
     if REAL_FRAME.is_file() and n_real:
         d = root / "sunny" / DRIVE

@@ -68,7 +68,7 @@ def build(root: Path, per_domain: int, size: tuple[int, int], workers: int) -> f
         shutil.rmtree(root)
     log(f"drawing {4 * per_domain} images of {size[0]}x{size[1]} into {root} with {workers} processes ...")
     t = time.perf_counter()
-    synthesize(root, per_domain=per_domain, size=size, seed=0, workers=workers)
+    synthesize(root, per_domain=per_domain, size=size, seed=0, workers=workers, generator="v1")
     marker.write_text(json.dumps(want))
     return time.perf_counter() - t
 
@@ -94,7 +94,7 @@ def build_large(root: Path, n_files: int, size: tuple[int, int]) -> float:
     t = time.perf_counter()
     per_domain = max(1, n_files // 4)
     log(f"drawing 4 frames of {size[0]}x{size[1]} and copying them into a {4 * per_domain}-image tree in {root} ...")
-    synthesize(root, per_domain=per_domain, size=(64, 40), seed=1)
+    synthesize(root, per_domain=per_domain, size=(64, 40), seed=1, generator="v1")
     scene = make_drive_scene(1, 1, 50)
     frames = {d: encode_png(render_frame(scene, d, 10, size, np.random.default_rng(i))[0]) for i, d in enumerate(("sunny", "night", "cloudy", "rainy"))}
     for d, rel, p in iter_disk_images(root):

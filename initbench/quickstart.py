@@ -112,7 +112,7 @@ def stage_synth(ctx: Context) -> dict:
     from initbench.dataset.synthetic import synthesize
 
     o = ctx.opts
-    summary = synthesize(ctx.data, per_domain=o.per_domain, size=o.size, seed=o.seed,
+    summary = synthesize(ctx.data, per_domain=o.per_domain, size=o.size, seed=o.seed, generator="v1",
                          progress=lambda d, t: ctx.tick("synth", d, t))
     return {"root": str(ctx.data), "images": summary["images"], "boxes": summary["boxes"], "size": summary["size"]}
 

@@ -21,5 +21,19 @@ def mini_init_root(tmp_path_factory):
     from initbench.dataset.synthetic import synthesize
 
     root = tmp_path_factory.mktemp("mini_init") / "init"
-    synthesize(root, per_domain=12, size=(64, 40), seed=0)
+    synthesize(root, per_domain=12, size=(64, 40), seed=0, generator="v1")
+    return root
+
+
+@pytest.fixture(scope="session")
+def mini_init_v2_root(tmp_path_factory):
+    """A small synthetic mini-INIT v2 with paired ground truth (24 images per domain, 64 x 40 px, seed 0).
+
+    Holds ``latents.jsonl`` and ``ground_truth/<source>2<target>/`` for the test frames of split
+    ``drives``. Read-only for tests.
+    """
+    from initbench.dataset.synthetic import synthesize
+
+    root = tmp_path_factory.mktemp("mini_init_v2") / "init"
+    synthesize(root, per_domain=24, size=(64, 40), seed=0, generator="v2", paired=True)
     return root

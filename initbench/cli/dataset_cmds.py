@@ -95,31 +95,39 @@ def _bar_callback(bar: Progress, description: str):
 @click.command("synth")
 @click.argument("out", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--per-domain", type=int, default=None, show_default="64", help="Images per domain.")
-@click.option("--size", "size_text", default=None, show_default="256x161", help="WIDTHxHEIGHT of every image (the release is 1920x1208).")
+@click.option("--size", "size_text", default=None, show_default="256x160 (v1: 256x161)", help="WIDTHxHEIGHT of every image (the release is 1920x1208).")
+@click.option("--generator", type=click.Choice(["v2", "v1"]), default="v2", show_default=True,
+              help="v2: styles drawn per frame, latents.jsonl; v1: the first mini-INIT, byte for byte (manifests/mini-init).")
+@click.option("--paired", is_flag=True, help="v2: also draw every test frame (split 'drives') in the other three domains, "
+              "under OUT/ground_truth/<source>2<target>/.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Same seed and arguments, byte-identical files.")
 @click.option("--workers", type=int, default=1, show_default=True, help="Processes drawing drives in parallel (same bytes whatever the number).")
 @click.option("--overwrite", is_flag=True, help="Write into OUT even if it is not empty (files of the plan are replaced; nothing is deleted).")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), default=None, help="Write the summary as JSON ('-' for stdout).")
 @handle_errors
-def synth_cmd(out: Path, per_domain: int | None, size_text: str | None, seed: int, workers: int, overwrite: bool, json_out: str | None) -> None:
+def synth_cmd(out: Path, per_domain: int | None, size_text: str | None, generator: str, paired: bool, seed: int, workers: int,
+              overwrite: bool, json_out: str | None) -> None:
     """Draw the synthetic mini-INIT into OUT, in the release's exact layout and text format.
 
     Four domains (sunny, night, cloudy, rainy) of procedurally drawn street frames with exact
     car / speed-limit-sign / person boxes; several drives per domain with consecutive frames,
-    drives shared between domains; annotations in OUT/batch1_anno/<domain>1.txt.
+    drives shared between domains; annotations in OUT/batch1_anno/<domain>1.txt. Generator v2
+    also writes every image's style latents to OUT/latents.jsonl.
     """
     from initbench.dataset import synthetic
 
     per_domain = synthetic.DEFAULT_PER_DOMAIN if per_domain is None else per_domain
-    size = synthetic.DEFAULT_SIZE if size_text is None else synthetic.parse_size(size_text)
+    size = synthetic.DEFAULT_SIZES[generator] if size_text is None else synthetic.parse_size(size_text)
     if per_domain < 1:
         raise UsageError(f"--per-domain: expected an integer >= 1, got {per_domain}")
+    if paired and generator != "v2":
+        raise UsageError("--paired: ground truth needs --generator v2 (v1 draws one constant style per domain)")
     if out.exists() and any(out.iterdir()) and not overwrite:
         raise UsageError(f"OUT: {out} exists and is not empty; choose a new folder or pass --overwrite")
     with progress_bar() as bar:
         summary = synthetic.synthesize(out, per_domain=per_domain, size=size, seed=seed, progress=_bar_callback(bar, "drawing"),
-                                         workers=workers)
-    table = Table(title=f"synthetic mini-INIT in {out} ({size[0]}x{size[1]}, seed {seed})")
+                                         workers=workers, generator=generator, paired=paired)
+    table = Table(title=f"synthetic mini-INIT {generator} in {out} ({size[0]}x{size[1]}, seed {seed})")
     table.add_column("domain")
     table.add_column("images", justify="right")
     for name in ("car", "sign", "person"):
@@ -132,6 +140,13 @@ def synth_cmd(out: Path, per_domain: int | None, size_text: str | None, seed: in
         f"{summary['drives']} drives ({summary['shared_drives']} shared by several domains), "
         f"{summary['bytes'] / 1e6:.1f} MB; annotations in {out / 'batch1_anno'}"
     )
+    if generator == "v2":
+        tests = ", ".join(f"{d} {c['test']}" for d, c in summary["split_counts"].items())
+        console.print(
+            f"split drives: {summary['test_drives']} of {summary['drives']} drives held out (test frames: {tests}); "
+            f"median box short side {summary['median_box_short_side']} px; latents in {summary['latents']}"
+            + (f"; {summary['ground_truth_images']} ground-truth images in {out / 'ground_truth'}" if paired else "")
+        )
     if json_out:
         write_json(json_out, summary)
 

@@ -35,6 +35,12 @@ not on where the release lies. Split ``paper`` draws a seeded frame-level random
 with given per-domain counts (the paper's Table 2 on the full release). It is leaky by
 construction (test frames have training neighbours 50 ms away) and is offered only to
 compare with numbers computed that way.
+
+Split ``drives`` (:func:`split_drives`, the split of the synthetic mini-INIT v2) holds out
+whole drives: drives are visited in the order of ``sha256(salt + "\\n" + drive)`` and go to
+``test`` while every domain they hold is below 15 % of its frames. No drive has frames on both
+sides, so no street seen in training reappears in the test set, and there is no ``gap``.
+Its rule is published in ``manifests/mini-init-v2/split-drives.json``.
 """
 
 from __future__ import annotations
@@ -79,6 +85,17 @@ def load_rule() -> SplitRule:
 
 
 DEFAULT_RULE = load_rule()
+
+
+@dataclass(frozen=True)
+class DriveSplitRule:
+    """The parameters of split ``drives`` (as published in ``manifests/mini-init-v2/split-drives.json``)."""
+
+    salt: str = "initbench-split-drives-v1"
+    test_fraction: float = 0.15
+
+
+DRIVE_RULE = DriveSplitRule()
 
 
 @dataclass(frozen=True, order=True)
@@ -177,6 +194,38 @@ def split_v1(keys: Iterable[str], rule: SplitRule = DEFAULT_RULE) -> dict[str, s
     return out
 
 
+def split_drives(keys: Iterable[str], rule: DriveSplitRule = DRIVE_RULE) -> dict[str, str]:
+    """Assign every image key to ``train`` or ``test`` by whole drives (split ``drives``).
+
+    Deterministic, independent of the order of ``keys``; a drive is the ``dw_`` folder (see
+    :func:`frame_key`), all its clips together. Raises DataFormatError on a key listed twice
+    or without a frame index.
+    """
+    keys = list(keys)
+    if len(set(keys)) != len(keys):
+        dup = next(k for k, c in Counter(keys).items() if c > 1)
+        raise DataFormatError(f"expected each image once; {dup!r} is listed more than once")
+    if not 0 < rule.test_fraction < 1:
+        raise UsageError(f"split rule: expected 0 < test_fraction < 1; got {rule}")
+    drive_of: dict[str, str] = {}
+    totals: Counter[str] = Counter()
+    drives: dict[str, Counter[str]] = defaultdict(Counter)
+    for k in keys:
+        domain, rel = split_key(k)
+        drive = frame_key(rel).drive
+        drive_of[k] = drive
+        totals[domain] += 1
+        drives[drive][domain] += 1
+    target = {d: rule.test_fraction * n for d, n in totals.items()}
+    in_test: Counter[str] = Counter()
+    test: set[str] = set()
+    for drive in sorted(drives, key=lambda dr: (hashlib.sha256(f"{rule.salt}\n{dr}".encode("utf-8")).hexdigest(), dr)):
+        if all(in_test[d] < target[d] for d in drives[drive]):
+            test.add(drive)
+            in_test.update(drives[drive])
+    return {k: "test" if drive_of[k] in test else "train" for k in keys}
+
+
 def _within(sorted_vals: list[int], x: int, d: int) -> bool:
     i = bisect.bisect_left(sorted_vals, x - d)
     return i < len(sorted_vals) and sorted_vals[i] <= x + d
@@ -220,12 +269,14 @@ def split_paper(keys: Iterable[str], seed: int = 0, counts: Mapping[str, int] | 
 
 
 def compute_split(keys: Iterable[str], split: str = "v1", seed: int = 0) -> dict[str, str]:
-    """``split`` = ``"v1"`` (default, leak-free) or ``"paper"`` (leaky, seeded)."""
+    """``split`` = ``"v1"`` (default, leak-free), ``"drives"`` (whole drives held out) or ``"paper"`` (leaky, seeded)."""
     if split == "v1":
         return split_v1(keys)
+    if split == "drives":
+        return split_drives(keys)
     if split == "paper":
         return split_paper(keys, seed=seed)
-    raise UsageError(f"split: expected 'v1' or 'paper'; got {split!r}")
+    raise UsageError(f"split: expected 'v1', 'drives' or 'paper'; got {split!r}")
 
 
 def leakage(assignment: Mapping[str, str], guard: int = DEFAULT_RULE.guard) -> list[tuple[str, str]]:

@@ -1,5 +1,11 @@
 """The synthetic mini-INIT: procedurally drawn street frames in the release's exact layout.
 
+Two generators share the layout, the plan and the scenes: ``v2`` (the default) draws every
+frame's style from its domain's distribution, records the latents in ``OUT/latents.jsonl`` and,
+with ``paired=True``, the test frames of split ``drives`` in the three other domains under
+``OUT/ground_truth/<source>2<target>/`` (see :mod:`.synthetic_v2`); ``v1`` is the first
+mini-INIT, constant styles per domain, kept byte for byte (``manifests/mini-init``).
+
 ``synthesize(out, per_domain, size, seed)`` writes::
 
     OUT/<domain>/video_data_<date>/jig_<KYT01|TYO01>/[20fps/]<date>[b]_<KYT|TYO>/
@@ -14,8 +20,8 @@ holds frames of several domains (day drives mix sunny, cloudy and rainy; one dus
 from day into night; the others are night only).
 
 Defaults: ``per_domain=64`` (256 frames: a CPU quickstart trains on them in minutes) and
-``size=(256, 161)``, the release's 1920 x 1208 aspect ratio scaled down (1920/1208 = 1.589;
-256/161 = 1.590). Boxes are integer pixel edges of what was drawn, clipped to the frame.
+``size=(256, 160)`` for v2 (multiples of 4 close to the release's 1920 x 1208 aspect ratio, 1.589;
+256/160 = 1.600), ``(256, 161)`` for v1 (256/161 = 1.590). Boxes are integer pixel edges of what was drawn, clipped to the frame.
 
 Determinism: the same arguments give byte-identical files (every random draw comes from a
 numpy Generator seeded by (seed, drive, frame); PNGs are written by :mod:`.png` with fixed
@@ -42,7 +48,11 @@ from initbench.dataset.synthetic_scene import make_drive_scene, render_frame
 from initbench.errors import UsageError
 
 DEFAULT_PER_DOMAIN = 64
-DEFAULT_SIZE = (256, 161)
+GENERATORS = ("v2", "v1")
+DEFAULT_GENERATOR = "v2"
+#: Per generator: the default WIDTH x HEIGHT.
+DEFAULT_SIZES = {"v1": (256, 161), "v2": (256, 160)}
+DEFAULT_SIZE = DEFAULT_SIZES["v1"]  # v1's (kept for callers of the first version)
 CAMERA_DIR = "camera_2_center_fov60.h264"
 #: ``video_data_`` dates seen in the real path lists.
 VIDEO_DATES = ("20180620", "20180703", "20180731", "20180803", "20180804", "20180809", "20180828")
@@ -225,23 +235,39 @@ def _render_drive(root: str, plans: list[FramePlan], seed: int, size: tuple[int,
 
 
 def _render_drive_job(args) -> list[tuple]:
-    return _render_drive(*args)
+    generator, *rest = args
+    if generator == "v1":
+        return _render_drive(*rest)
+    from initbench.dataset.synthetic_v2 import render_drive_v2
+
+    root, ps, seed, size, test_keys, paired = rest
+    return render_drive_v2(root, ps, seed, _mix(seed, ps[0].drive_index), size, test_keys, paired)
 
 
 def synthesize(
     out: str | os.PathLike,
     per_domain: int = DEFAULT_PER_DOMAIN,
-    size: tuple[int, int] = DEFAULT_SIZE,
+    size: tuple[int, int] | None = None,
     seed: int = 0,
     progress: Callable[[int, int], None] | None = None,
     workers: int = 1,
+    generator: str = DEFAULT_GENERATOR,
+    paired: bool = False,
 ) -> dict:
     """Draw and write a synthetic mini-INIT under ``out``; returns a summary dict.
 
+    ``generator`` is ``"v2"`` (default) or ``"v1"``; ``size`` None takes the generator's default.
+    v2 also writes ``OUT/latents.jsonl`` and, with ``paired``, the ground truth of every test
+    frame of split ``drives`` in the other three domains (``paired`` needs v2).
     Files of the plan are (over)written atomically; nothing else under ``out`` is touched.
     ``progress(done, total)`` is called as images are written. ``workers > 1`` draws drives
     in that many processes; the files are the same bytes whatever the number of workers.
     """
+    if generator not in GENERATORS:
+        raise UsageError(f"--generator: expected one of {', '.join(GENERATORS)}, got {generator!r}")
+    if paired and generator != "v2":
+        raise UsageError("--paired: ground truth needs --generator v2 (v1 draws one constant style per domain)")
+    size = DEFAULT_SIZES[generator] if size is None else size
     check_size(tuple(size))
     if workers < 1:
         raise UsageError(f"--workers: expected an integer >= 1, got {workers}")
@@ -251,35 +277,51 @@ def synthesize(
     by_drive: dict[int, list[FramePlan]] = {}
     for p in plans:
         by_drive.setdefault(p.drive_index, []).append(p)
+    split = None
+    test_keys: frozenset = frozenset()
+    if generator == "v2":
+        from initbench.dataset.split import split_drives
+
+        split = split_drives(p.key for p in plans)
+        test_keys = frozenset(k for k, s in split.items() if s == "test")
+    total = len(plans) + (3 * len(test_keys) if paired else 0)
     results: dict[str, tuple] = {}
     done = 0
+    jobs = [(generator, str(root), ps, seed, (W, H)) + ((test_keys, paired) if generator == "v2" else ()) for ps in by_drive.values()]
     if workers == 1:
         def tick():
             nonlocal done
             done += 1
             if progress is not None:
-                progress(done, len(plans))
+                progress(done, total)
 
-        for ps in by_drive.values():
-            for p, r in zip(ps, _render_drive(str(root), ps, seed, (W, H), tick)):
+        for ps, job in zip(by_drive.values(), jobs):
+            if generator == "v1":
+                rs = _render_drive(*job[1:], tick)
+            else:
+                from initbench.dataset.synthetic_v2 import render_drive_v2
+
+                rs = render_drive_v2(str(root), ps, seed, _mix(seed, ps[0].drive_index), (W, H), test_keys, paired, tick)
+            for p, r in zip(ps, rs):
                 results[p.key] = r
     else:
         from concurrent.futures import ProcessPoolExecutor
 
-        jobs = [(str(root), ps, seed, (W, H)) for ps in by_drive.values()]
         with ProcessPoolExecutor(max_workers=workers) as pool:
             for ps, rs in zip(by_drive.values(), pool.map(_render_drive_job, jobs)):
                 for p, r in zip(ps, rs):
                     results[p.key] = r
-                done += len(ps)
+                done += sum(len(r[2]) if len(r) > 2 else 1 for r in rs)
                 if progress is not None:
-                    progress(done, len(plans))
+                    progress(done, total)
 
     records: dict[str, list[Record]] = {d: [] for d in DOMAINS}
     boxes_per_class = {d: {name: 0 for name in CATEGORY_KEYS.values()} for d in DOMAINS}
     total_bytes = 0
+    latents: list[dict] = []
     for p in plans:
-        boxes, nbytes = results[p.key]
+        boxes, nbytes, *recs = results[p.key]
+        latents += recs[0] if recs else []
         total_bytes += nbytes
         recs = records[p.domain]
         recs.append(
@@ -296,8 +338,19 @@ def synthesize(
         write_file(f, records[d])
         anno_files.append(str(f))
     shared = sum(1 for ps in by_drive.values() if len({p.domain for p in ps}) > 1)
+    extra: dict = {}
+    if generator == "v2":
+        from initbench.dataset.synthetic_v2 import LATENTS_FILE, latents_text
+        from initbench.dataset.split import split_counts
+
+        write_text_atomic(root / LATENTS_FILE, latents_text(latents))
+        gt = [r for r in latents if r["source"] is not None]
+        extra = {"latents": str(root / LATENTS_FILE), "split": "drives", "split_counts": split_counts(split),
+                 "test_drives": len({p.drive for p in plans if p.key in test_keys}),
+                 "ground_truth_images": len(gt), "median_box_short_side": _median_short_side(results)}
     return {
         "root": str(root),
+        "generator": generator,
         "per_domain": per_domain,
         "size": [W, H],
         "seed": seed,
@@ -308,8 +361,47 @@ def synthesize(
         "annotation_files": anno_files,
         "bytes": total_bytes,
         "zlib": zlib.ZLIB_RUNTIME_VERSION,
+        **extra,
     }
+
+
+def _median_short_side(results: dict) -> float | None:
+    sides = sorted(min(x2 - x1, y2 - y1) for boxes, *_ in results.values() for _, x1, y1, x2, y2 in boxes)
+    if not sides:
+        return None
+    n = len(sides)
+    return float(sides[n // 2]) if n % 2 else (sides[n // 2 - 1] + sides[n // 2]) / 2.0
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary name in the same folder, then ``os.replace``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
 
 
 def _mix(seed: int, drive_index: int) -> int:
     return int(np.random.default_rng([seed, drive_index, 5]).integers(0, 2**62))
+
+
+def render_planned(key: str, domain: str, per_domain: int = DEFAULT_PER_DOMAIN, size: tuple[int, int] | None = None,
+                   seed: int = 0) -> tuple[np.ndarray, list, dict]:
+    """Generator v2's rendering of the planned frame ``key`` (``<domain>/<relpath>``) in ``domain``.
+
+    ``domain`` equal to the key's own domain gives the released frame; another one gives its
+    ground truth there (written by ``paired=True`` for test frames). Returns (image, boxes,
+    latent fields); the same arguments as :func:`synthesize` give the same pixels.
+    """
+    from initbench.dataset.synthetic_v2 import render_v2, scene_for, style_seed
+
+    if domain not in DOMAINS:
+        raise UsageError(f"domain: expected one of {', '.join(DOMAINS)}, got {domain!r}")
+    size = DEFAULT_SIZES["v2"] if size is None else tuple(size)
+    plans = plan_frames(per_domain, seed)
+    found = [p for p in plans if p.key == key]
+    if not found:
+        raise UsageError(f"key: {key!r} is not a frame of the plan ({per_domain} per domain, seed {seed})")
+    p = found[0]
+    scene = scene_for(_mix(seed, p.drive_index), [q for q in plans if q.drive_index == p.drive_index])
+    return render_v2(scene, domain, p.frame, size, style_seed(seed, p.drive_index, p.frame, domain, source=p.domain))

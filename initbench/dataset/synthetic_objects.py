@@ -13,6 +13,7 @@ import numpy as np
 
 if TYPE_CHECKING:
     from initbench.dataset.synthetic_scene import WorldObject
+    from initbench.dataset.synthetic_style import FrameStyle, ObjectStyle
 
 CAR, SIGN, PERSON = 1, 2, 3
 
@@ -49,15 +50,20 @@ class Canvas:
         self.emit[y0:y1, x0:x1] += (strength / (1.0 + d2) ** 2)[..., None] * np.asarray(colour, np.float32)
 
 
-def draw_object(cv: Canvas, ob: WorldObject, box, domain: str, k: float, hz: float) -> None:
+def draw_object(cv: Canvas, ob: WorldObject, box, st: FrameStyle, ost: ObjectStyle, k: float) -> None:
+    """Paint one object into its integer ``box`` with the frame's style ``st`` and its own look ``ost``.
+
+    Which pixels an object owns depends on the box and ``st.shadow_dx`` only (generator v2
+    keeps that constant, so boxes are the same in every domain).
+    """
     x1, y1, x2, y2 = box
     w, h = x2 - x1, y2 - y1
-    night = domain == "night"
+    night = st.night_lights
     if ob.cls == CAR:
-        shadow_dx = 0.35 * w if domain == "sunny" else 0.05 * w
-        shadow = np.float32([0.12, 0.12, 0.13]) if domain == "sunny" else np.float32([0.22, 0.22, 0.23])
+        shadow_dx = st.shadow_dx * w
+        shadow = np.float32(st.shadow_colour)
         cv.rect(x1 + 0.1 * w, y2 - 0.06 * h, x2 + shadow_dx, y2 + 0.05 * h, shadow)
-        c = ob.color
+        c = np.asarray(ost.colour, np.float32)
         cv.rect(x1 + 0.12 * w, y1, x2 - 0.12 * w, y1 + 0.45 * h, c * 0.9)  # cabin
         cv.rect(x1 + 0.18 * w, y1 + 0.07 * h, x2 - 0.18 * w, y1 + 0.42 * h, np.float32([0.10, 0.12, 0.15]))  # glass
         cv.rect(x1, y1 + 0.42 * h, x2, y2 - 0.1 * h, c)  # body
@@ -71,23 +77,25 @@ def draw_object(cv: Canvas, ob: WorldObject, box, domain: str, k: float, hz: flo
         else:  # head lights
             colour, emit, glow = np.float32([0.85, 0.85, 0.8]), np.float32([1.0, 1.0, 0.9]), (1.0, 0.95, 0.8)
         for lx0, lx1 in ((x1 + 0.04 * w, x1 + 0.2 * w), (x2 - 0.2 * w, x2 - 0.04 * w)):
-            cv.rect(lx0, ly0, lx1, ly1, colour, emit if night else None)
-            if night:
-                cv.glow((lx0 + lx1) / 2, (ly0 + ly1) / 2, 0.12 * w * (2.5 if ob.facing < 0 else 1.2), glow, 0.9 if ob.facing < 0 else 0.6)
-        if domain == "rainy":  # the wet road mirrors the car below its wheels (outside the box)
+            cv.rect(lx0, ly0, lx1, ly1, colour, emit if ost.lights_on else None)
+            if night and ost.lights_on:
+                cv.glow((lx0 + lx1) / 2, (ly0 + ly1) / 2, 0.12 * w * (2.5 if ob.facing < 0 else 1.2), glow,
+                        0.9 if ob.facing < 0 else 0.6)
+        if st.car_mirror > 0:  # the wet road mirrors the car below its wheels (outside the box)
             r0, r1 = max(y2, 0), min(y2 + int(0.45 * h), cv.H)
             c0, c1 = max(x1, 0), min(x2, cv.W)
             if r1 > r0 and c1 > c0 and y2 - (r1 - r0) >= 0:
                 patch = cv.diffuse[y2 - (r1 - r0):y2, c0:c1][::-1]
-                cv.diffuse[r0:r1, c0:c1] = 0.6 * cv.diffuse[r0:r1, c0:c1] + 0.4 * patch
+                cv.diffuse[r0:r1, c0:c1] = (1 - st.car_mirror) * cv.diffuse[r0:r1, c0:c1] + st.car_mirror * patch
                 cv.covered[r0:r1, c0:c1] = True
     elif ob.cls == PERSON:
-        c = ob.color
+        c = np.asarray(ost.colour, np.float32)
         cv.rect(x1 + 0.3 * w, y1, x2 - 0.3 * w, y1 + 0.14 * h, np.float32([0.80, 0.62, 0.50]))  # head
         cv.rect(x1 + 0.3 * w, y1 - 0.02 * h, x2 - 0.3 * w, y1 + 0.04 * h, np.float32([0.08, 0.06, 0.05]))  # hair
         cv.rect(x1, y1 + 0.14 * h, x2, y1 + 0.55 * h, c)  # torso
-        cv.rect(x1 + 0.1 * w, y1 + 0.55 * h, x1 + 0.45 * w, y2, np.float32([0.15, 0.15, 0.2]))  # legs
-        cv.rect(x2 - 0.45 * w, y1 + 0.55 * h, x2 - 0.1 * w, y2, np.float32([0.15, 0.15, 0.2]))
+        legs = np.float32(ost.trousers)
+        cv.rect(x1 + 0.1 * w, y1 + 0.55 * h, x1 + 0.45 * w, y2, legs)  # legs
+        cv.rect(x2 - 0.45 * w, y1 + 0.55 * h, x2 - 0.1 * w, y2, legs)
     else:  # speed-limit sign: white disc, red ring, two dark digits
         cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
         r = min(w, h) / 2
@@ -103,4 +111,4 @@ def draw_object(cv: Canvas, ob: WorldObject, box, domain: str, k: float, hz: flo
         cv.covered[sl] = True
         cv.owner[sl] = cv.current
         if night:  # retro-reflective face: brighter the nearer it is to our headlights
-            cv.emit[sl] = np.where(outside, 0.0, colour * min(0.9, 0.25 + 3.0 * k / cv.W))
+            cv.emit[sl] = np.where(outside, 0.0, colour * (ost.reflectivity * min(0.9, 0.25 + 3.0 * k / cv.W)))

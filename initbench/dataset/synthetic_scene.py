@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from initbench.dataset.synthetic_objects import CAR, PERSON, SIGN, Canvas, draw_object
+from initbench.dataset.synthetic_style import FrameStyle, v1_style
 
 CAMERA_HEIGHT = 1.3
 FOCAL_PER_WIDTH = math.sqrt(3.0) / 2.0  # 0.5 / tan(30 deg): fov 60 degrees
@@ -47,13 +48,6 @@ VISIBLE_FRACTION = 0.3
 
 POLE_X = ((0, ROAD[0] - 0.6), (1, ROAD[1] + 0.6))  # (side, lateral position of the poles)
 
-AMBIENT = {"sunny": 1.05, "cloudy": 0.78, "rainy": 0.58, "night": 0.07}
-SKY = {
-    "sunny": ((0.22, 0.45, 0.88), (0.70, 0.82, 0.95)),
-    "cloudy": ((0.60, 0.62, 0.66), (0.80, 0.80, 0.82)),
-    "rainy": ((0.34, 0.36, 0.40), (0.52, 0.53, 0.56)),
-    "night": ((0.01, 0.012, 0.035), (0.09, 0.065, 0.08)),
-}
 WALL_COLORS = np.array(
     [[0.78, 0.72, 0.62], [0.62, 0.62, 0.62], [0.55, 0.42, 0.33], [0.86, 0.85, 0.82], [0.70, 0.66, 0.56], [0.45, 0.47, 0.50]],
     dtype=np.float32,
@@ -77,6 +71,25 @@ class WorldObject:
     base: float = 0.0  # height of the bottom above the road (signs)
 
 
+@dataclass(frozen=True)
+class Layout:
+    """How a street is populated and seen: generator v1's numbers are the defaults."""
+
+    rates: tuple = (0.8, 1.5, 1.5, 3.0, 1.0)  # per 100 m: cars ahead, oncoming, parked; people; signs
+    person_width: tuple = (0.5, 0.5)  # metres (lo, hi)
+    sign_size: float = 0.6
+    focal_per_width: float = FOCAL_PER_WIDTH
+    object_far: float = Z_FAR * 0.6
+    min_object_px: int = MIN_OBJECT_PX
+
+
+V1_LAYOUT = Layout()
+#: Generator v2: a 45 degree lens and objects within 34 m, three times as many, people and signs
+#: a little larger, so the median box short side is >= 12 px at 256 x 160 (v1: 4-5 px at 64 x 40).
+V2_LAYOUT = Layout(rates=(2.4, 3.0, 4.5, 6.0, 2.5), person_width=(0.55, 0.75), sign_size=0.8,
+                   focal_per_width=0.5 / math.tan(math.radians(22.5)), object_far=34.0, min_object_px=4)
+
+
 @dataclass
 class DriveScene:
     """Everything about one drive that does not depend on the domain or the frame."""
@@ -88,14 +101,19 @@ class DriveScene:
     walls: tuple  # per side: (edges, heights, colours, window period, lit hash seed)
     poles: tuple  # per side: (spacing, offset, height)
     objects: list[WorldObject]
+    focal_per_width: float = FOCAL_PER_WIDTH
+    object_far: float = Z_FAR * 0.6  # objects are drawn between Z_NEAR + 0.5 m and this distance
+    min_object_px: int = MIN_OBJECT_PX
     _cache: dict = field(default_factory=dict)
 
 
-def make_drive_scene(seed: int, first_frame: int, last_frame: int) -> DriveScene:
+def make_drive_scene(seed: int, first_frame: int, last_frame: int, layout: Layout = V1_LAYOUT) -> DriveScene:
     """Lay out one street: building walls, poles, and the objects met between two frames."""
     rng = np.random.default_rng([seed, 101])
     speed = float(rng.uniform(0.25, 0.6))
     s0, s1 = first_frame * speed, last_frame * speed + Z_FAR
+    # Objects are placed where the camera will see them (v1: the whole street ahead).
+    o1 = s1 if layout is V1_LAYOUT else last_frame * speed + layout.object_far
     walls = []
     for _ in range(2):
         n = int((s1 - s0 + 2 * Z_FAR) / 8) + 4
@@ -106,25 +124,35 @@ def make_drive_scene(seed: int, first_frame: int, last_frame: int) -> DriveScene
         walls.append((edges, heights.astype(np.float32), colours, float(rng.uniform(2.5, 4.0)), int(rng.integers(1, 1 << 30))))
     poles = tuple((float(rng.uniform(22.0, 40.0)), float(rng.uniform(0, 20)), float(rng.uniform(7.5, 9.5))) for _ in range(2))
     objects: list[WorldObject] = []
-    length = s1 - s0 + Z_FAR
+    length = s1 - s0 + Z_FAR if layout is V1_LAYOUT else o1 - s0
+    r_ahead, r_oncoming, r_parked, r_people, r_signs = layout.rates
 
     def some(rate_per_100m: float) -> int:
         return int(rng.poisson(rate_per_100m * length / 100.0))
 
-    for _ in range(some(0.8)):  # cars ahead in our lane, about our speed
-        objects.append(_car(rng, x=float(rng.normal(0.0, 0.15)), z=float(rng.uniform(s0, s1)), v=speed * float(rng.uniform(0.7, 1.1)), facing=1))
-    for _ in range(some(1.5)):  # oncoming cars
-        objects.append(_car(rng, x=float(rng.normal(3.4, 0.15)), z=float(rng.uniform(s0, s1 + 200)), v=-float(rng.uniform(0.3, 0.8)), facing=-1))
-    for _ in range(some(1.5)):  # parked at the kerb
-        objects.append(_car(rng, x=float(rng.uniform(-1.1, -0.9)), z=float(rng.uniform(s0, s1)), v=0.0, facing=1))
-    for _ in range(some(3.0)):  # people on either pavement
+    for _ in range(some(r_ahead)):  # cars ahead in our lane, about our speed
+        objects.append(_car(rng, x=float(rng.normal(0.0, 0.15)), z=float(rng.uniform(s0, o1)),
+                            v=speed * float(rng.uniform(0.7, 1.1)), facing=1))
+    for _ in range(some(r_oncoming)):  # oncoming cars
+        far = 200 if layout is V1_LAYOUT else 2 * layout.object_far
+        objects.append(_car(rng, x=float(rng.normal(3.4, 0.15)), z=float(rng.uniform(s0, o1 + far)),
+                            v=-float(rng.uniform(0.3, 0.8)), facing=-1))
+    for _ in range(some(r_parked)):  # parked at the kerb
+        objects.append(_car(rng, x=float(rng.uniform(-1.1, -0.9)), z=float(rng.uniform(s0, o1)), v=0.0, facing=1))
+    pw0, pw1 = layout.person_width
+    for _ in range(some(r_people)):  # people on either pavement
         x = float(rng.uniform(-4.2, -2.0)) if rng.random() < 0.55 else float(rng.uniform(5.4, 7.4))
         shirt = rng.uniform(0.05, 0.9, 3).astype(np.float32)
-        objects.append(WorldObject(PERSON, x, float(rng.uniform(s0, s1)), float(rng.normal(0, 0.05)), 0.5, float(rng.uniform(1.5, 1.85)), shirt))
-    for _ in range(some(1.0)):  # speed-limit signs on posts at the kerb
+        pw = pw0 if pw1 == pw0 else float(rng.uniform(pw0, pw1))
+        objects.append(WorldObject(PERSON, x, float(rng.uniform(s0, o1)), float(rng.normal(0, 0.05)), pw,
+                                   float(rng.uniform(1.5, 1.85)), shirt))
+    for _ in range(some(r_signs)):  # speed-limit signs on posts at the kerb
         x = -2.0 if rng.random() < 0.6 else 5.5
-        objects.append(WorldObject(SIGN, x, float(rng.uniform(s0, s1)), 0.0, 0.6, 0.6, np.ones(3, np.float32), base=float(rng.uniform(2.0, 2.6))))
-    return DriveScene(seed, float(rng.uniform(0.44, 0.50)), float(rng.uniform(0.47, 0.53)), speed, tuple(walls), poles, objects)
+        sz = layout.sign_size
+        objects.append(WorldObject(SIGN, x, float(rng.uniform(s0, o1)), 0.0, sz, sz, np.ones(3, np.float32),
+                                   base=float(rng.uniform(2.0, 2.6))))
+    return DriveScene(seed, float(rng.uniform(0.44, 0.50)), float(rng.uniform(0.47, 0.53)), speed, tuple(walls), poles, objects,
+                      focal_per_width=layout.focal_per_width, object_far=layout.object_far, min_object_px=layout.min_object_px)
 
 
 def _car(rng, x, z, v, facing) -> WorldObject:
@@ -137,7 +165,7 @@ def _geometry(scene: DriveScene, W: int, H: int) -> dict:
     key = (W, H)
     if key in scene._cache:
         return scene._cache[key]
-    f = FOCAL_PER_WIDTH * W
+    f = scene.focal_per_width * W
     hz, vp = scene.horizon * H, scene.vp * W
     yy, xx = np.mgrid[0:H, 0:W].astype(np.float32)
     yy += 0.5
@@ -190,34 +218,37 @@ def _smooth_noise(rng, H: int, W: int, cell: int) -> np.ndarray:
     return a * (1 - ty) + b * ty
 
 
-def render_frame(scene: DriveScene, domain: str, frame: int, size: tuple[int, int], rng: np.random.Generator):
-    """Draw one frame.
+def render_frame(scene: DriveScene, domain: str, frame: int, size: tuple[int, int], rng: np.random.Generator,
+                 style: FrameStyle | None = None, with_ids: bool = False):
+    """Draw one frame of ``domain`` with ``style`` (None: generator v1's constant style of the domain).
 
-    Returns ``(image, boxes)``: ``image`` H x W x 3 uint8; ``boxes`` a list of
+    Geometry (and so the boxes) depends on the scene, the frame and the size only, never on
+    the domain or the style. Returns ``(image, boxes)``: ``image`` H x W x 3 uint8; ``boxes`` a list of
     ``(cls, x1, y1, x2, y2)`` integer pixel edges with 0 <= x1 < x2 <= W, 0 <= y1 < y2 <= H.
+    ``with_ids`` adds a third value: the index in ``scene.objects`` of each box's object.
     """
     W, H = size
     g = _geometry(scene, W, H)
     f, hz, vp = g["f"], g["hz"], g["vp"]
     s = frame * scene.speed
-    night, rainy, sunny = domain == "night", domain == "rainy", domain == "sunny"
+    st = v1_style(domain) if style is None else style
     cv = Canvas(H, W)
 
     # Sky (emitted: it is the light source, not a lit surface), with clouds drifting slowly.
-    bottom = np.asarray(SKY[domain][1], np.float32)
-    if ("sky", domain) not in g:
-        t = np.clip(g["yy"] / max(hz, 1.0), 0, 1)[..., None]
-        g[("sky", domain)] = np.asarray(SKY[domain][0], np.float32) * (1 - t) + bottom * t
-    sky = g[("sky", domain)]
+    bottom = np.asarray(st.sky_bottom, np.float32)
+    if "sky_t" not in g:
+        g["sky_t"] = np.clip(g["yy"] / max(hz, 1.0), 0, 1)[..., None]
+    t = g["sky_t"]
+    sky = np.asarray(st.sky_top, np.float32) * (1 - t) + bottom * t
     shift = int(frame * 0.15) % W
     cl = g["clouds"][:, shift:shift + W][..., None]
-    if sunny:
-        sky = np.where(cl > 0.62, sky + (cl - 0.62) * 2.2, sky)
-    elif domain in ("cloudy", "rainy"):
-        sky = sky * (0.88 + 0.24 * cl)
+    if st.puff_threshold is not None:  # white puffs on a clear sky
+        sky = np.where(cl > st.puff_threshold, sky + (cl - st.puff_threshold) * 2.2, sky)
+    if st.cloud_mod is not None:  # an overcast sky, darker and lighter patches
+        sky = sky * (st.cloud_mod[0] + st.cloud_mod[1] * cl)
     cv.emit[:] = sky
-    haze = bottom * (0.9 if not night else 0.6)
-    cv.emit[g["skyline"]] = haze * (0.8 if not night else 1.0)
+    haze = bottom * st.haze
+    cv.emit[g["skyline"]] = haze * st.skyline
 
     # Walls: buildings along each side, with a window grid; lit windows at night.
     zw, hw, left = g["zw"], g["hw"], g["left"]
@@ -229,16 +260,16 @@ def render_frame(scene: DriveScene, domain: str, frame: int, size: tuple[int, in
         if not m.any():
             continue
         col = colours[idx[m]]
-        if sunny and side == 1:
-            col = col * 0.62  # the right-hand wall is in the shade
+        if st.shade_right is not None and side == 1:
+            col = col * st.shade_right  # the right-hand wall is in the shade
         zi, hi = zworld[m] / period, hw[m] / 3.0
         win = ((zi % 1.0) > 0.3) & ((zi % 1.0) < 0.75) & ((hi % 1.0) > 0.35) & ((hi % 1.0) < 0.8) & (hw[m] > 2.6)
         col = np.where(win[:, None], col * 0.35 + 0.08, col)
         cv.diffuse[m] = col
         cv.emit[m] = 0.0
-        if night:
-            cell = (np.floor(zi).astype(np.int64) * 73856093) ^ (np.floor(hi).astype(np.int64) * 19349663) ^ lit_seed
-            lit = win & ((cell % 100) < 38)
+        if st.lit_percent is not None:
+            cell = (np.floor(zi).astype(np.int64) * 73856093) ^ (np.floor(hi).astype(np.int64) * 19349663) ^ (lit_seed ^ st.lit_salt)
+            lit = win & ((cell % 100) < st.lit_percent)
             e = np.zeros((m.sum(), 3), np.float32)
             e[lit] = np.array([1.0, 0.82, 0.5], np.float32) * (0.55 + 0.4 * ((cell[lit] >> 7) % 10) / 10.0)[:, None]
             cv.emit[m] = e
@@ -248,9 +279,7 @@ def render_frame(scene: DriveScene, domain: str, frame: int, size: tuple[int, in
     xg, zg = g["xg"][gr], g["zg"][gr]
     px = np.maximum(0.9 * zg / f, 0.07)  # half a pixel in metres, so far lines stay visible
     road = (xg > ROAD[0]) & (xg < ROAD[1])
-    col = np.where(road[:, None], np.float32([0.33, 0.33, 0.34]), np.float32([0.58, 0.56, 0.53]))
-    if rainy:
-        col = np.where(road[:, None], np.float32([0.17, 0.17, 0.19]), np.float32([0.36, 0.35, 0.34]))
+    col = np.where(road[:, None], np.float32(st.road), np.float32(st.pavement))
     edge = np.abs(xg - (ROAD[0] + 0.15)) < px
     centre = np.abs(xg - CENTRE_LINE) < px
     dashes = (np.abs(xg - (ROAD[1] - 0.2)) < px) & (((zg + s) / 9.0) % 1.0 < 0.5)
@@ -260,8 +289,8 @@ def render_frame(scene: DriveScene, domain: str, frame: int, size: tuple[int, in
     cv.emit[gr] = 0.0
 
     # Light map: ambient, plus (night) our headlight beam and lamp pools.
-    light = np.full((H, W), AMBIENT[domain], np.float32)
-    if night:
+    light = np.full((H, W), st.ambient, np.float32)
+    if st.headlight_beam:
         beam = np.zeros((H, W), np.float32)
         beam[gr] = 0.6 / (1.0 + zg / 12.0) ** 2 / (1.0 + (xg - 0.2) ** 2 / 6.0)
         light += beam
@@ -280,7 +309,7 @@ def render_frame(scene: DriveScene, domain: str, frame: int, size: tuple[int, in
                 items.append((z, "pole", (xp, ph, k)))
     for i, ob in enumerate(scene.objects):
         z = ob.z + ob.v * frame - s
-        if Z_NEAR + 0.5 < z < Z_FAR * 0.6:
+        if Z_NEAR + 0.5 < z < scene.object_far:
             items.append((z, "obj", i))
     items.sort(key=lambda it: (-it[0], str(it[1]), it[2] if it[1] == "obj" else it[2][2]))
 
@@ -297,7 +326,7 @@ def render_frame(scene: DriveScene, domain: str, frame: int, size: tuple[int, in
             arm = (1.2 if xp < 0 else -1.2) * k
             ly = hz - (ph - 0.4 - CAMERA_HEIGHT) * k
             cv.rect(min(cx, cx + arm), ly - max(0.5, 0.08 * k), max(cx, cx + arm), ly + max(0.5, 0.08 * k), np.float32([0.35, 0.35, 0.35]))
-            if night:
+            if st.street_lamps:
                 cv.glow(cx + arm, ly + 0.2 * k, max(0.8, 0.35 * k), (1.0, 0.9, 0.7), 1.3)
                 light[gr] += 0.5 / (1.0 + ((xg - (xp + 1.2 * np.sign(-xp))) ** 2 + (zg - z) ** 2) / 30.0) ** 2
             continue
@@ -307,51 +336,59 @@ def render_frame(scene: DriveScene, domain: str, frame: int, size: tuple[int, in
         y2f = hz + (CAMERA_HEIGHT - ob.base) * k
         y1f = hz + (CAMERA_HEIGHT - ob.base - ob.h) * k
         bx1, by1, bx2, by2 = (int(round(v)) for v in (x1f, y1f, x2f, y2f))
-        if bx2 - bx1 < MIN_OBJECT_PX or by2 - by1 < MIN_OBJECT_PX:
+        if bx2 - bx1 < scene.min_object_px or by2 - by1 < scene.min_object_px:
             continue
         cx1, cy1, cx2, cy2 = max(bx1, 0), max(by1, 0), min(bx2, W), min(by2, H)
-        if cx2 - cx1 < MIN_OBJECT_PX or cy2 - cy1 < MIN_OBJECT_PX:
+        if cx2 - cx1 < scene.min_object_px or cy2 - cy1 < scene.min_object_px:
             continue
         box = (ob.cls, cx1, cy1, cx2, cy2)
         if box in seen:
             continue
         seen.add(box)
-        draw_object(cv, ob, (bx1, by1, bx2, by2), domain, k, hz)
+        draw_object(cv, ob, (bx1, by1, bx2, by2), st, st.object_style(ref, ob), k)
         if ob.cls == SIGN:  # the post below the sign is not part of the box
             pw = max(0.5, 0.04 * k)
             cxm = (bx1 + bx2) / 2
             cv.rect(cxm - pw, by2, cxm + pw, hz + CAMERA_HEIGHT * k, np.float32([0.55, 0.55, 0.55]))
-        drawn.append((n_item, box, (bx1, by1, bx2, by2)))
+        drawn.append((n_item, box, (bx1, by1, bx2, by2), ref))
 
     img = cv.diffuse * light[..., None] + cv.emit
-    if rainy:
-        img = _wet_and_rain(img, g, cv.covered, rng)
-    noise = rng.normal(0.0, 0.02 if night else 0.006, img.shape).astype(np.float32)
+    if st.mirror > 0 or st.rain_density > 0:
+        img = _wet_and_rain(img, g, cv.covered, rng, st)
+    noise = rng.normal(0.0, st.noise, img.shape).astype(np.float32)
     img = np.clip(img + noise, 0.0, 1.0)
     # Annotate what can be seen: an object hidden behind nearer ones or mostly outside the
     # frame (under VISIBLE_FRACTION of its full box showing) keeps its pixels but gets no box.
-    boxes = []
-    for n_item, box, (bx1, by1, bx2, by2) in drawn:
+    shown_boxes = []
+    for n_item, box, (bx1, by1, bx2, by2), ref in drawn:
         _, cx1, cy1, cx2, cy2 = box
         shown = int(np.count_nonzero(cv.owner[cy1:cy2, cx1:cx2] == n_item))
         if shown >= VISIBLE_FRACTION * (bx2 - bx1) * (by2 - by1):
-            boxes.append(box)
-    boxes.sort(key=lambda b: (b[1], b[2], b[0]))
-    return (img * 255.0 + 0.5).astype(np.uint8), boxes
+            shown_boxes.append((box, ref))
+    shown_boxes.sort(key=lambda b: (b[0][1], b[0][2], b[0][0]))
+    image = (img * 255.0 + 0.5).astype(np.uint8)
+    if with_ids:
+        return image, [b for b, _ in shown_boxes], [ref for _, ref in shown_boxes]
+    return image, [b for b, _ in shown_boxes]
 
 
-def _wet_and_rain(img: np.ndarray, g: dict, covered: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def _wet_and_rain(img: np.ndarray, g: dict, covered: np.ndarray, rng: np.random.Generator, st: FrameStyle) -> np.ndarray:
     """Rain: the wet road mirrors the scene about the horizon, then streaks and haze on top."""
     H, W, _ = img.shape
-    gr = g["ground"] & ~covered
-    rows = np.clip(2.0 * g["hz"] - g["yy"][gr], 0, H - 1).astype(np.int64)
-    cols = g["xx"][gr].astype(np.int64)
     out = img.copy()
-    out[gr] = 0.55 * img[gr] + 0.45 * img[rows, cols]
-    drops = (rng.random((H, W)) < 0.003).astype(np.float32)
+    if st.mirror > 0:
+        gr = g["ground"] & ~covered
+        rows = np.clip(2.0 * g["hz"] - g["yy"][gr], 0, H - 1).astype(np.int64)
+        cols = g["xx"][gr].astype(np.int64)
+        out[gr] = (1 - st.mirror) * img[gr] + st.mirror * img[rows, cols]
+    if st.rain_density <= 0:
+        return out
+    drops = (rng.random((H, W)) < st.rain_density).astype(np.float32)
     streak = np.zeros_like(drops)
     length = max(3, H // 18)
     for t in range(length):  # slanted streaks: each drop smeared down and slightly right
         streak += np.roll(drops, (t, t // 4), axis=(0, 1))
-    out = out * 0.82 + 0.12 * np.float32([0.62, 0.64, 0.68]) + 0.13 * np.minimum(streak, 1.0)[..., None]
+    if st.fog is not None:
+        keep, grey, streaks = st.fog
+        out = out * keep + grey * np.float32([0.62, 0.64, 0.68]) + streaks * np.minimum(streak, 1.0)[..., None]
     return out

@@ -8,3 +8,4 @@ from initbench.methods.base import Translator, TrainableTranslator, get_method, 
 # One import line per method module (each calls ``register`` at import time):
 from initbench.methods import init as _init  # noqa: F401,E402
 from initbench.methods import cyclegan, drit, munit, unit  # noqa: F401,E402  (baselines, issue 6)
+from initbench.methods import colour_transfer, identity  # noqa: F401,E402  (floors, issue 12)

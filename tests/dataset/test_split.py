@@ -1,4 +1,4 @@
-"""Split v1 and the paper split: frame keys, determinism, guard band, blocks, shares, path lists."""
+"""Split v1, split drives and the paper split: frame keys, determinism, guard band, blocks, shares, path lists."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ import pytest
 from initbench.dataset.loaders import split_for_root
 from initbench.dataset.split import (
     DEFAULT_RULE,
+    DRIVE_RULE,
+    compute_split,
     FrameKey,
     frame_key,
     leakage,
@@ -21,6 +23,7 @@ from initbench.dataset.split import (
     split_from_lists,
     split_key,
     split_paper,
+    split_drives,
     split_v1,
 )
 from initbench.dataset.synthetic import plan_frames
@@ -186,3 +189,47 @@ def test_greedy_rule_counts_by_hand():
         assert [a3[f"night/dw_b/2_{i:05d}.png"] for i in (199, 200, 219, 220)] == ["test", "gap", "gap", "train"]  # |i - 199| <= 20
     else:
         assert [a3[f"night/dw_b/2_{i:05d}.png"] for i in (178, 179, 180, 199, 200)] == ["train", "train", "gap", "gap", "test"]  # |i - 200| <= 20
+
+
+def _drive_sides(assignment):
+    sides = defaultdict(set)
+    for k, s in assignment.items():
+        sides[frame_key(split_key(k)[1]).drive].add(s)
+    return sides
+
+
+@pytest.mark.parametrize("per_domain", [24, 64, 2000])
+def test_split_drives_has_no_drive_on_both_sides(per_domain):
+    keys = [p.key for p in plan_frames(per_domain, seed=0)]
+    a = split_drives(keys)
+    sides = _drive_sides(a)
+    assert all(len(v) == 1 for v in sides.values())
+    assert set(a.values()) == {"train", "test"}  # no gap: a held-out drive has no training neighbour
+    assert leakage(a) == []
+    shares = {d: c["test"] / c["total"] for d, c in share_report(a).items()}
+    assert set(shares) == {"sunny", "night", "cloudy", "rainy"} and all(0.05 < v < 0.35 for v in shares.values()), shares
+    random.Random(1).shuffle(keys)
+    assert split_drives(keys) == a == compute_split(keys, "drives")
+
+
+def test_split_drives_takes_all_clips_of_a_drive_and_counts_by_hand():
+    # 20 one-domain drives of 5 frames (target 15 of 100): the first three drives visited go to test
+    # (0, 5, 10 < 15), then 15 >= 15. Drive dw_x has two clips (3 + 2 frames): they go together.
+    keys = [f"sunny/v/dw_{d:02d}/c/{d}_{i:05d}.png" for d in range(19) for i in range(5)]
+    keys += [f"sunny/v/dw_x/c/1_{i:05d}.png" for i in range(3)] + [f"sunny/v/dw_x/c/2_{i:05d}.png" for i in range(2)]
+    a = split_drives(keys)
+    assert sum(s == "test" for s in a.values()) == 15
+    assert len({a[k] for k in keys if "/dw_x/" in k}) == 1
+    with pytest.raises(DataFormatError, match="listed more than once"):
+        split_drives(keys + keys[:1])
+
+
+def test_published_drive_split_is_the_code_and_the_committed_manifest():
+    from initbench.dataset.manifest import read_manifest
+
+    spec = json.loads((REPO / "manifests/mini-init-v2/split-drives.json").read_text())
+    assert (spec["salt"], spec["test_fraction"]) == (DRIVE_RULE.salt, DRIVE_RULE.test_fraction) == ("initbench-split-drives-v1", 0.15)
+    rows = read_manifest(REPO / "manifests/mini-init-v2/manifest.csv.gz")
+    a = {r.key: r.split for r in rows}
+    assert a == split_drives(a) and spec["test_drives"] == sorted({r.drive for r in rows if r.split == "test"})
+    assert all(len(v) == 1 for v in _drive_sides(a).values())

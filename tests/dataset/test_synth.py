@@ -1,4 +1,5 @@
-"""The synthetic mini-INIT: layout of the release, exact boxes, determinism, domain differences."""
+"""The synthetic mini-INIT, generator v1 (the ``mini_init_root`` fixture): layout of the release, exact boxes,
+determinism, domain differences. Generator v2 is tested in test_synth_v2.py."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from click.testing import CliRunner
 from initbench.cli import main
 from initbench.dataset.annotations import parse_file
 from initbench.dataset.png import decode_png, encode_png, read_png_header
-from initbench.dataset.synthetic import DEFAULT_SIZE, plan_frames, synthesize
+from initbench.dataset.synthetic import DEFAULT_SIZE, DEFAULT_SIZES, plan_frames, synthesize
 
 # The real path pattern (facts from the public path lists), relative to the domain folder.
 REAL_PATTERN = re.compile(
@@ -28,11 +29,11 @@ def tree_hashes(root):
 
 def test_same_arguments_give_byte_identical_files(tmp_path, mini_init_root):
     again = tmp_path / "again"
-    synthesize(again, per_domain=12, size=(64, 40), seed=0, workers=2)  # the fixture drew with 1 process
+    synthesize(again, per_domain=12, size=(64, 40), seed=0, workers=2, generator="v1")  # the fixture drew with 1 process
     a, b = tree_hashes(mini_init_root), tree_hashes(again)
     assert len(a) == 4 * 12 + 4 and a == b
     other = tmp_path / "other"
-    synthesize(other, per_domain=12, size=(64, 40), seed=1)
+    synthesize(other, per_domain=12, size=(64, 40), seed=1, generator="v1")
     assert set(tree_hashes(other).values()).isdisjoint(a.values())
 
 
@@ -113,7 +114,7 @@ def test_domains_differ_globally_and_per_object(mini_init_root):
 
 def test_night_cars_carry_their_own_lights(tmp_path):
     root = tmp_path / "n"
-    synthesize(root, per_domain=6, size=(160, 101), seed=2)
+    synthesize(root, per_domain=6, size=(160, 101), seed=2, generator="v1")
     recs = parse_file(root / "batch1_anno" / "night1.txt").records
     red = 0
     for r in recs:
@@ -139,7 +140,7 @@ def test_png_writer_round_trip_and_fixed_bytes():
 
 def test_synth_cli(tmp_path):
     runner = CliRunner()
-    res = runner.invoke(main, ["synth", str(tmp_path / "s"), "--per-domain", "3", "--size", "64x40", "--seed", "5"])
+    res = runner.invoke(main, ["synth", str(tmp_path / "s"), "--per-domain", "3", "--size", "64x40", "--seed", "5", "--generator", "v1"])
     assert res.exit_code == 0, res.output
     assert "sunny" in " ".join(res.output.split()) and len(list((tmp_path / "s").rglob("*.png"))) == 12
     res = runner.invoke(main, ["synth", str(tmp_path / "s"), "--per-domain", "3"])
@@ -152,12 +153,14 @@ def test_synth_cli(tmp_path):
 
 def test_default_size_keeps_the_release_aspect_ratio():
     w, h = DEFAULT_SIZE
-    assert abs(w / h - 1920 / 1208) < 0.005
+    assert DEFAULT_SIZES["v1"] == DEFAULT_SIZE == (256, 161) and abs(w / h - 1920 / 1208) < 0.005
+    w, h = DEFAULT_SIZES["v2"]  # v2: both sides a multiple of 4 (what the generators need), ratio within 1 %
+    assert (w % 4, h % 4) == (0, 0) and abs(w / h - 1920 / 1208) < 0.016
 
 
 @pytest.mark.parametrize("size", [(64, 40), (96, 60)])
 def test_small_sizes_draw_fast_and_valid(tmp_path, size):
-    s = synthesize(tmp_path / "x", per_domain=4, size=size, seed=9)
+    s = synthesize(tmp_path / "x", per_domain=4, size=size, seed=9, generator="v1")
     assert s["images"] == {d: 4 for d in ("sunny", "night", "cloudy", "rainy")} and s["size"] == list(size)
 
 
