@@ -4,7 +4,6 @@ exits 130 saying so, and an unexpected failure is one line, never a traceback.""
 from __future__ import annotations
 
 import json
-import shutil
 
 import pytest
 from click.testing import CliRunner
