@@ -101,13 +101,18 @@ def handle_errors(fn: Callable | None = None, *, json_params: tuple[str, ...] = 
     return decorate(fn) if fn is not None else decorate
 
 
+def write_text_to_stdout(text: str) -> None:
+    """The command's one document (JSON, Markdown, HTML) on stdout, also while stdout is reserved for it."""
+    out = _json_stdout or sys.stdout
+    out.write(text)
+    out.flush()
+
+
 def write_json(path: str | os.PathLike, obj: Any) -> None:
     """Write ``obj`` as indented JSON atomically (temporary name, then rename); ``-`` means stdout."""
     text = json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n"
     if str(path) == "-":
-        out = _json_stdout or sys.stdout
-        out.write(text)
-        out.flush()
+        write_text_to_stdout(text)
         return
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from contextlib import contextmanager
 
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from initbench.cli.common import console, err_console, handle_errors, write_json
+from initbench.cli.common import console, err_console, handle_errors, json_option, write_json
 from initbench.errors import UsageError
 
 
@@ -41,9 +40,9 @@ def _fmt(v, digits: int = 4) -> str:
 @click.option("--offline", is_flag=True, help="Never touch the network; exit 1 naming each missing file and where to place it.")
 @click.option("--fetch", is_flag=True, help="Download missing files (not with --offline).")
 @click.option("--no-hash", is_flag=True, help="Do not hash the files (status 'present' instead of intact/corrupt).")
-@click.option("--json", "as_json", is_flag=True, help="Print the table as JSON.")
+@json_option("the table")
 @handle_errors
-def weights_cmd(directory, offline, fetch, no_hash, as_json):
+def weights_cmd(directory, offline, fetch, no_hash, json_out):
     """Pretrained files the evaluator uses: where they are looked for, expected sha256, status."""
     from initbench.evaluation import weights as W
 
@@ -54,9 +53,9 @@ def weights_cmd(directory, offline, fetch, no_hash, as_json):
             if w.location == "hub" and W.inspect(w, directory, check_hash=False)["status"] == "missing":
                 W.resolve(key, directory, offline=False)
     rows = W.table(directory, check_hash=not no_hash)
-    if as_json:
-        click.echo(json.dumps(rows, indent=2))
-    else:
+    if json_out:
+        write_json(json_out, rows)
+    if json_out != "-":
         t = Table(title="pretrained files")
         for col in ("file", "used for", "expected sha256", "status", "path"):
             t.add_column(col, overflow="fold")
@@ -133,12 +132,12 @@ def train_classifier_cmd(root, out, small, from_scratch, epochs, lr, batch_size,
 @click.option("--weights-dir", type=click.Path(file_okay=False), default=None, help="Folder with the pretrained files (default: torch hub's cache).")
 @click.option("--offline", is_flag=True, help="Never download pretrained files; fail naming the missing file.")
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="Write the results JSON here.")
-@click.option("--json", "as_json", is_flag=True, help="Print the results JSON to stdout instead of the table.")
+@json_option("the results (the same document as --out)")
 @click.option("--device", default="cpu", show_default=True)
 @handle_errors
 def evaluate_cmd(method, ckpt, official_ckpt, config, ckpt_task, root, task, classifier, protocol_name, lpips_backbone, lpips_seed,
                  pairing,
-                 num_inputs, samples_per_input, short_side, no_fid, weights_dir, offline, out, as_json, device):
+                 num_inputs, samples_per_input, short_side, no_fid, weights_dir, offline, out, json_out, device):
     """Run evaluation protocol v1 (LPIPS diversity, IS, CIS, FID/KID) on a translator or on real images."""
     from initbench.evaluation.protocol import get_protocol
     from initbench.evaluation.weights import sha256_file
@@ -174,10 +173,10 @@ def evaluate_cmd(method, ckpt, official_ckpt, config, ckpt_task, root, task, cla
                               fid=not no_fid, progress=bar, **common)
     if out:
         write_json(out, result)
-    if as_json:
-        click.echo(json.dumps(result, indent=2))
-        return
-    _print_result(result, out)
+    if json_out:
+        write_json(json_out, result)
+    if json_out != "-":  # with the document on stdout, the table would only repeat it
+        _print_result(result, out)
 
 
 def _print_result(r: dict, out) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 from rich.table import Table as RichTable
 
-from initbench.cli.common import console, err_console, handle_errors, write_json
+from initbench.cli.common import console, err_console, handle_errors, json_option, write_json, write_text_to_stdout
 from initbench.errors import UsageError
 from initbench.leaderboard.benchmarks import BENCHMARKS
 from initbench.leaderboard.render import COLUMNS, build_tables, legend, render_html, render_markdown, row_cells
@@ -53,7 +53,7 @@ def register(group: click.Group) -> None:
     @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path, exists=True))
     @click.option("--no-files", is_flag=True, help="Skip results files and checkpoints (schema and statistics only).")
     @click.option("-v", "--verbose", is_flag=True, help="Also list what was checked against which file.")
-    @click.option("--json", "json_out", default=None, help="Also write the report as JSON to this file ('-': stdout).")
+    @json_option("the report")
     @handle_errors
     def validate_cmd(files: tuple[Path, ...], no_files: bool, verbose: bool, json_out: str | None) -> None:
         """Check entry FILEs (folders: every entry below them): schema, every mean and std recomputed
@@ -106,7 +106,7 @@ def register(group: click.Group) -> None:
                   show_default=True)
     @click.option("--root", default="leaderboards", show_default=True, type=click.Path(path_type=Path))
     @click.option("--out", default="-", show_default=True, help="Where to write markdown/html ('-': stdout).")
-    @handle_errors
+    @handle_errors(json_params=("out",))
     def show_cmd(benchmark: str | None, task: str | None, fmt: str, root: Path, out: str) -> None:
         """Ranked tables per task and metric, of validated entries only (results files checked when present;
         an entry whose files are absent is marked unverified, one with a problem is left out and named on
@@ -121,7 +121,7 @@ def register(group: click.Group) -> None:
             return
         text = render_markdown(tables) if fmt == "markdown" else render_html(tables)
         if out == "-":
-            click.echo(text, nl=False)
+            write_text_to_stdout(text)
         else:
             Path(out).parent.mkdir(parents=True, exist_ok=True)
             tmp = Path(out).with_name(f".{Path(out).name}.tmp")
@@ -146,7 +146,7 @@ def register(group: click.Group) -> None:
     @click.option("--seeds", default=None, help="Training seed of each checkpoint, comma-separated, in RESULTS order.")
     @click.option("--out", default="-", show_default=True, help="Entry file to write ('-': stdout); "
                   "paths in the entry are relative to its folder.")
-    @handle_errors
+    @handle_errors(json_params=("out",))
     def from_results_cmd(results, method, code_url, command_, benchmark, label, variant, implementation, params,
                          hardware, checkpoints, seeds, out) -> None:
         """Build a measured entry from evaluator RESULTS of several seeds; validate it; exit 1 on problems."""

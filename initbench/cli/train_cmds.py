@@ -7,7 +7,7 @@ import os
 
 import click
 
-from initbench.cli.common import console, err_console, handle_errors, write_json
+from initbench.cli.common import console, err_console, handle_errors, json_option, write_json
 from initbench.cli.dataset_cmds import print_dropped, show_invalid, skip_invalid_option
 
 
@@ -49,12 +49,12 @@ def _parse_sets(values: tuple[str, ...]) -> dict:
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N")
 @click.option("--threads", type=int, default=None, help="CPU threads for torch (default: torch's; 1 is best for tiny models on a busy CPU)")
 @click.option("--set", "sets", multiple=True, help="Method config field override FIELD=VALUE (JSON value), repeatable")
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON")
+@json_option("the run summary")
 @skip_invalid_option
-@handle_errors
+@handle_errors(interrupt_hint=lambda p: f"the last checkpoint is kept; resume with: initbench train --out {p['out']} --resume")
 @show_invalid
 def train_cmd(method, data, task, preset, out, variant, max_steps, resume, seed, batch_size, num_workers, log_every,
-              sample_every, checkpoint_every, ema, amp, device, threads, sets, as_json, skip_invalid):
+              sample_every, checkpoint_every, ema, amp, device, threads, sets, json_out, skip_invalid):
     """Train a method on domain pairs; writes RUN/checkpoint.pt, config.json, losses.csv, samples/."""
     from initbench.training.config import preset_config, resume_config
     from initbench.training.trainer import train
@@ -72,11 +72,11 @@ def train_cmd(method, data, task, preset, out, variant, max_steps, resume, seed,
     else:
         cfg = preset_config(preset, out=out, **{k: v for k, v in values.items() if k != "preset"})
     main_rank = int(os.environ.get("RANK", "0")) == 0
-    if main_rank and not as_json:
+    if main_rank and json_out != "-":  # a machine reading stdout gets the document, not a bar on stderr
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
         with Progress(TextColumn("[bold]train[/] {task.description}"), BarColumn(), MofNCompleteColumn(),
-                      TextColumn("{task.fields[info]}"), TimeRemainingColumn(), console=err_console) as bar:
+                      TextColumn("{task.fields[info]}"), TimeRemainingColumn(), console=err_console, disable=json_out == "-") as bar:
             tid = bar.add_task(method, total=cfg.max_steps, info="")
 
             def progress(done, total, scalars, seconds):
@@ -88,9 +88,8 @@ def train_cmd(method, data, task, preset, out, variant, max_steps, resume, seed,
         summary = train(cfg, resume=resume)
     if not main_rank:
         return
-    if as_json:
-        write_json("-", summary)
-        return
+    if json_out:
+        write_json(json_out, summary)
     print_dropped(summary["dropped"])
     console.print(f"trained [bold]{summary['method']}[/] to step {summary['steps']} (from {summary['resumed_from']}) "
                   f"in {summary['seconds']:.1f} s on {summary['device']} x{summary['world_size']}")
@@ -116,10 +115,10 @@ def train_cmd(method, data, task, preset, out, variant, max_steps, resume, seed,
 @click.option("--direction", default=None, type=click.Choice(["a2b", "b2a"]), help="The model's direction, instead of --task")
 @click.option("--size", type=int, default=None, help="Resize inputs to this short side first (default: keep)")
 @click.option("--device", default="cpu", show_default=True)
-@click.option("--json", "as_json", is_flag=True)
+@json_option("the list of written files")
 @handle_errors
 def translate_cmd(method, ckpt, official_ckpt, config, ckpt_task, input_path, out, num_styles, seed, task, direction, size,
-                  device, as_json):
+                  device, json_out):
     """Translate images; writes OUT/<stem>_s<k>.png with the exact outputs (no min-max stretching)."""
     from initbench.training.checkpoints import resolve_translator
     from initbench.training.direction import resolve_direction
@@ -132,16 +131,15 @@ def translate_cmd(method, ckpt, official_ckpt, config, ckpt_task, input_path, ou
     inputs = list_inputs(input_path)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    with Progress(TextColumn("[bold]translate[/]"), BarColumn(), MofNCompleteColumn(), console=err_console, disable=as_json) as bar:
+    with Progress(TextColumn("[bold]translate[/]"), BarColumn(), MofNCompleteColumn(), console=err_console) as bar:
         tid = bar.add_task("translate", total=len(inputs))
         records = translate_files(translator, inputs, out, num_styles=num_styles, seed=seed, direction=direction, size=size,
                                   progress=lambda done, total: bar.update(tid, completed=done))
     write_json(os.path.join(out, "translate.json"), {"method": translator.name, "seed": seed, "model_task": translator.task,
                                                      "task": task, "direction": direction, "files": records})
-    if as_json:
-        write_json("-", records)
-    else:
-        console.print(f"wrote {len(records)} image(s) from {len(inputs)} input(s) to {out}")
+    if json_out:
+        write_json(json_out, records)
+    console.print(f"wrote {len(records)} image(s) from {len(inputs)} input(s) to {out}")
 
 
 def register(group: click.Group) -> None:

@@ -102,7 +102,7 @@ def test_cli_evaluate_translator_and_real(eval_root, tiny_translator_cls, classi
 
     assert saved["checkpoint_sha256"] == hashlib.sha256(b"stand-in checkpoint").hexdigest()
     res = CliRunner().invoke(main, ["evaluate", "--method", "real", "--data", str(eval_root), "--task", "sunny2night",
-                                    "--lpips-backbone", "random", "--num-inputs", "2", "--short-side", "40", "--json",
+                                    "--lpips-backbone", "random", "--num-inputs", "2", "--short-side", "40", "--json", "-",
                                     "--classifier", str(classifier_file)])
     assert res.exit_code == 0, res.output
     real = json.loads(res.stdout)

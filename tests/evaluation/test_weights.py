@@ -55,7 +55,7 @@ def test_resolve_offline_missing_names_file_and_place(tmp_path):
 
 
 def test_cli_offline_fails_naming_each_missing_file(tmp_path):
-    r = CliRunner().invoke(main, ["weights", "--offline", "--dir", str(tmp_path), "--json"])
+    r = CliRunner().invoke(main, ["weights", "--offline", "--dir", str(tmp_path), "--json", "-"])
     assert r.exit_code == 1
     assert '"status": "missing"' in r.stdout
     for name in ("alexnet-owt-7be5be79.pth", "weights-inception-2015-12-05-6726825d.pth"):

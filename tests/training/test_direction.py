@@ -111,7 +111,7 @@ def test_evaluate_resolves_the_direction_before_any_work(ckpt, tmp_path, monkeyp
         return {"stand-in": True}
 
     monkeypatch.setattr(E, "evaluate", fake_evaluate)
-    base = ["evaluate", "--method", "init", "--ckpt", str(ckpt), "--data", str(root), "--json"]
+    base = ["evaluate", "--method", "init", "--ckpt", str(ckpt), "--data", str(root), "--json", "-"]
     res = CliRunner().invoke(main, base + ["--task", "night2sunny"])
     assert res.exit_code == 0, res.output
     assert calls == [("night2sunny", "b2a", "sunny2night")]

@@ -53,12 +53,12 @@ def test_translate_errors(tmp_path):
 def test_train_command_on_the_mini_init(mini_init_root, tmp_path, method):
     out = tmp_path / method
     args = ["train", "--method", method, "--data", str(mini_init_root), "--task", "sunny2night", "--preset", "tiny",
-            "--out", str(out), "--max-steps", "1", "--log-every", "1", "--threads", "1", "--device", "cpu", "--json"]
+            "--out", str(out), "--max-steps", "1", "--log-every", "1", "--threads", "1", "--device", "cpu", "--json", "-"]
     if method == "init":
         args += ["--set", "dim=4", "--set", "n_res=1", "--set", "mlp_dim=16"]
     res = CliRunner().invoke(main, args)
     assert res.exit_code == 0, res.output
-    summary = json.loads(res.output)
+    summary = json.loads(res.stdout)
     assert summary["steps"] == 1 and summary["method"] == method
     assert (out / "checkpoint.pt").is_file() and (out / "losses.csv").is_file()
     assert load_translator(out / "checkpoint.pt").name == method
@@ -76,7 +76,7 @@ TINY_INIT = ["--set", "dim=4", "--set", "n_res=1", "--set", "mlp_dim=16"]
 
 def _train_args(root, out, *extra):
     return ["train", "--method", "init", "--data", str(root), "--out", str(out), "--threads", "1", "--device", "cpu",
-            "--json", *extra]
+            "--json", "-", *extra]
 
 
 def test_bad_set_values_are_one_line_naming_the_option(mini_init_root, tmp_path):
@@ -165,16 +165,16 @@ def test_resume_continues_the_run_as_stored(mini_init_root, tmp_path, monkeypatc
 
     # from another folder, without --data, --max-steps, --seed or --set: the stored settings
     monkeypatch.chdir(tmp_path)
-    again = CliRunner().invoke(main, ["train", "--method", "init", "--out", str(out), "--resume", "--json"])
+    again = CliRunner().invoke(main, ["train", "--method", "init", "--out", str(out), "--resume", "--json", "-"])
     assert again.exit_code == 0, again.output
-    summary = json.loads(again.output)
+    summary = json.loads(again.stdout)
     assert (summary["steps"], summary["resumed_from"]) == (1, 1)
     assert json.loads((out / "config.json").read_text())["train"] == stored
 
     # a flag overrides its setting only
-    more = CliRunner().invoke(main, ["train", "--method", "init", "--out", str(out), "--resume", "--max-steps", "2", "--json"])
+    more = CliRunner().invoke(main, ["train", "--method", "init", "--out", str(out), "--resume", "--max-steps", "2", "--json", "-"])
     assert more.exit_code == 0, more.output
-    assert json.loads(more.output)["steps"] == 2
+    assert json.loads(more.stdout)["steps"] == 2
     now = json.loads((out / "config.json").read_text())["train"]
     assert now == {**stored, "max_steps": 2}
 
@@ -188,13 +188,13 @@ def test_resume_refuses_other_data_and_another_task(mini_init_root, tmp_path):
     other = tmp_path / "other"
     synthesize(other, per_domain=14, size=(64, 40), seed=0)
     res = CliRunner().invoke(main, ["train", "--method", "init", "--out", str(out), "--resume", "--data", str(other),
-                                    "--max-steps", "2", "--json"])
+                                    "--max-steps", "2", "--json", "-"])
     assert res.exit_code == 2
     text = _oneline(res.stderr)
     assert text.startswith(f"error: --data: {other} holds other sunny2night training images than the run was trained on")
     assert text.endswith(f"resume with the run's data ({mini_init_root})")
     res = CliRunner().invoke(main, ["train", "--method", "init", "--out", str(out), "--resume", "--task", "night2sunny",
-                                    "--json"])
+                                    "--json", "-"])
     assert res.exit_code == 2
     assert _oneline(res.stderr) == (f"error: --task: the run in {out} trains task 'sunny2night'; got 'night2sunny' "
                                     "(a resumed run keeps it; choose another --out for a new run)")
