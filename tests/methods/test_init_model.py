@@ -14,14 +14,6 @@ from initbench.methods.init_bank import association_allowed, check_association
 SMALL = dict(dim=4, n_res=1, mlp_dim=16, dis_dim=4, dis_n_layer=2, dis_num_scales=2)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def make(variant="ds", **kw):
     torch.manual_seed(0)
     return InitModel(InitConfig(variant=variant, **{**SMALL, **kw}))
@@ -183,3 +175,51 @@ def test_fused_decoding_equals_separate_calls(batch):
     fused = m._decode_many(m.gen_a, [(c, "object", s, "object"), (c, "object", s2, "global")], "object")
     for out, style in zip(fused, (s, s2)):
         torch.testing.assert_close(out, m.gen_a.decode(c, style, branch="object"), rtol=1e-5, atol=1e-5)
+
+
+# Each term's weight field. The prime values make any swapped, dropped or shared weight change the total.
+WEIGHT_OF = {
+    "x_g": "lambda_x_g", "x_o": "lambda_x_o", "c_g": "lambda_c_g", "s_g": "lambda_s_g", "c_o": "lambda_c_o",
+    "s_o": "lambda_s_o", "c_assoc": "lambda_c_o", "s_assoc": "lambda_s_o", "cyc_g": "lambda_cyc_g",
+    "cyc_o": "lambda_cyc_o", "cyc_gran": "lambda_cyc_gran", "gan_g": "lambda_gan_g", "gan_o": "lambda_gan_o",
+}  # fmt: skip
+PRIMES = dict(zip(sorted(set(WEIGHT_OF.values())), (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31)))
+
+
+@pytest.mark.parametrize("variant", ["ds", "multiscale"])
+def test_every_term_enters_the_total_with_its_own_weight(batch, variant):
+    defaults = make(variant)
+    torch.manual_seed(1)
+    unit = defaults.gen_losses(batch)
+    m = make(variant, **PRIMES)
+    torch.manual_seed(1)
+    losses = m.gen_losses(batch)
+    for k in WEIGHT_OF:  # the logged terms are unweighted: the same draws give the same values
+        assert torch.equal(losses[k], unit[k]), k
+    expected = sum(PRIMES[WEIGHT_OF[k]] * losses[k].item() for k in WEIGHT_OF)
+    assert losses["total"].item() == pytest.approx(expected, rel=1e-5)
+    d = m.dis_losses(batch)
+    assert d["total"].item() == pytest.approx(PRIMES["lambda_gan_g"] * d["d_g"].item() + PRIMES["lambda_gan_o"] * d["d_o"].item(), rel=1e-6)
+
+
+@pytest.mark.parametrize("src,tgt", [("a", "b"), ("b", "a")])
+def test_swapped_object_style_comes_from_the_target_bank_and_the_association_style_from_its_own(batch, src, tgt):
+    """With objects in ``src`` only, the cross-domain object terms (c_o, s_o) depend on the target image (its
+    bank: global or background style) and not on the source image; the association terms the other way round."""
+    m = make()
+    b = dict(batch)
+    b[f"{tgt}_ncrops"] = torch.zeros_like(batch[f"{tgt}_ncrops"])
+    for side in "ab":
+        b[side] = batch[side].clone().requires_grad_(True)
+        b[f"{side}_bg_mask"] = batch[f"{side}_bg_mask"].clone().requires_grad_(True)
+    losses = m.gen_losses(b)
+    inputs = [b[src], b[f"{src}_bg_mask"], b[tgt], b[f"{tgt}_bg_mask"]]
+
+    def reaches(loss):
+        grads = torch.autograd.grad(loss, inputs, allow_unused=True, retain_graph=True)
+        return [g is not None and bool(g.abs().sum() > 0) for g in grads]
+
+    src_img, src_bg, tgt_img, tgt_bg = reaches(losses["c_o"] + losses["s_o"])
+    assert tgt_img and not src_img and not src_bg
+    src_img, src_bg, tgt_img, tgt_bg = reaches(losses["c_assoc"] + losses["s_assoc"])
+    assert src_img and src_bg and not tgt_img and not tgt_bg
