@@ -32,7 +32,7 @@ from initbench.errors import CheckpointError, UsageError
 from initbench.methods.base import MethodEntry, OptimizerSpec, TrainableTranslator, check_direction, register
 from initbench.methods.drit_nets import G, Dis_content, E_attr, E_attr_concat, E_content, G_concat, MultiScaleDis, gaussian_weights_init
 from initbench.methods.drit_train import drit_phase_losses
-from initbench.methods.munit import check_style
+from initbench.methods.nvlabs import check_style
 from initbench.methods.official import (
     as_state_dict,
     check_choice,

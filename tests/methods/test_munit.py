@@ -12,8 +12,9 @@ import torch.nn.functional as F
 
 from initbench.errors import CheckpointError, UsageError
 from initbench.methods import get_method
+from initbench.methods.munit import MUNIT, MUNITConfig, MUNITGenOptions, export_official, load_official
+from initbench.methods.nvlabs import DisOptions
 from initbench.methods.official import load_official as official_load
-from initbench.methods.munit import MUNIT, DisOptions, MUNITConfig, MUNITGenOptions, export_official, load_official
 
 LAYOUTS = json.loads(Path(__file__).with_name("baseline_layouts.json").read_text())["networks"]
 

@@ -11,7 +11,7 @@ import torch
 
 from initbench.errors import CheckpointError, UsageError
 from initbench.methods import get_method
-from initbench.methods.munit import DisOptions
+from initbench.methods.nvlabs import DisOptions
 from initbench.methods.official import load_official as official_load
 from initbench.methods.unit import UNIT, UNITConfig, UNITGenOptions, export_official, load_official
 
