@@ -178,8 +178,9 @@ def test_fused_decoding_equals_separate_calls(batch):
     assert list(fused) == ["own", "other"]
     for out, style in zip(fused.values(), (s, s2)):
         torch.testing.assert_close(out, m.gen_a.decode(c, style, branch="object"), rtol=1e-5, atol=1e-5)
+    forbidden = {"own": DecodeJob(c, "global", s, "global"), "fine_on_coarse": DecodeJob(c, "global", s, "object")}
     with pytest.raises(ValueError, match="a object style cannot drive global content"):
-        m._decode_together(m.gen_a, "global", {"own": DecodeJob(c, "global", s, "global"), "bad": DecodeJob(c, "global", s, "object")})
+        m._decode_together(m.gen_a, "global", forbidden)
 
 
 # Each term's weight field. The prime values make any swapped, dropped or shared weight change the total.
@@ -234,3 +235,21 @@ def test_swapped_object_style_comes_from_the_target_bank_and_the_association_sty
     assert (src_img, src_bg, tgt_img) == (set(), set(), {0, 2}) and tgt_bg <= {0, 2}
     src_img, src_bg, tgt_img, tgt_bg = rows_reached(losses["c_assoc"] + losses["s_assoc"])
     assert (src_img, tgt_img, tgt_bg) == ({0, 2}, set(), set()) and src_bg <= {0, 2}
+
+
+def test_domain_generator_is_munits_generator_and_configs_stored_before_the_assoc_weights_rebuild():
+    import dataclasses
+
+    from initbench.methods.munit import MUNIT, MUNITConfig, MUNITGenOptions
+    from initbench.training.config import config_from_dict
+
+    m = make()
+    torch.manual_seed(1)
+    munit = MUNIT(MUNITConfig(gen=MUNITGenOptions(dim=4, n_res=1, mlp_dim=16)), with_discriminators=False)
+    m.gen_b.load_state_dict(munit.gen_a.state_dict())  # strict: a MUNIT generator warm-starts INIT's
+    x = torch.rand(2, 3, 16, 16) * 2 - 1
+    c, s = munit.gen_a.encode(x)
+    assert torch.equal(m.gen_b.decode(c, s), munit.gen_a.decode(c, s))
+    assert torch.equal(m.gen_b.decode(c, s, branch="object"), munit.gen_a.decode(c, s))  # shared decoder
+    stored = {k: v for k, v in dataclasses.asdict(m.config).items() if k not in ("lambda_c_assoc", "lambda_s_assoc")}
+    assert config_from_dict("init", stored) == m.config  # default 1: what they had with the default lambda_c_o/s_o
