@@ -30,9 +30,18 @@ from torch import nn
 
 from initbench.errors import CheckpointError, UsageError
 from initbench.methods.base import MethodEntry, OptimizerSpec, TrainableTranslator, check_direction, register
-from initbench.methods.drit_nets import G, Dis_content, E_attr, E_attr_concat, E_content, G_concat, MultiScaleDis, gaussian_weights_init
+from initbench.methods.drit_nets import (
+    G,
+    Dis_content,
+    E_attr,
+    E_attr_concat,
+    E_content,
+    G_concat,
+    MultiScaleDis,
+    gaussian_weights_init,
+)
 from initbench.methods.drit_train import drit_phase_losses
-from initbench.methods.munit import check_style
+from initbench.methods.nvlabs import check_style
 from initbench.methods.official import (
     as_state_dict,
     check_choice,
@@ -85,11 +94,15 @@ class DRITConfig:
         check_choice("dis_spectral_norm", self.dis_spectral_norm, (False,))
         check_choice("layer_norm", self.layer_norm, ("head", "munit"))
         if self.dis_scale < 1:
-            raise UsageError(f"config: option 'dis_scale': expected >= 1 (initbench builds MultiScaleDis); found {self.dis_scale}")
+            raise UsageError(
+                f"config: option 'dis_scale': expected >= 1 (initbench builds MultiScaleDis); found {self.dis_scale}"
+            )
 
 
 def drit_tiny() -> DRITConfig:
-    return DRITConfig(dim=8, content_dis_layers=1, dis_scale=2, resize_size=72, crop_size=64, lr_constant_steps=1000, lr_total_steps=2000)
+    return DRITConfig(
+        dim=8, content_dis_layers=1, dis_scale=2, resize_size=72, crop_size=64, lr_constant_steps=1000, lr_total_steps=2000
+    )
 
 
 class DRIT(TrainableTranslator):
@@ -136,7 +149,9 @@ class DRIT(TrainableTranslator):
         z = check_style(style, content.size(0), self.style_dim, "drit")
         return self.gen.forward_b(content, z) if direction == "a2b" else self.gen.forward_a(content, z)
 
-    def style_from_images(self, reference: torch.Tensor, *, direction: str = "a2b", generator: torch.Generator | None = None) -> torch.Tensor:
+    def style_from_images(
+        self, reference: torch.Tensor, *, direction: str = "a2b", generator: torch.Generator | None = None
+    ) -> torch.Tensor:
         """Attribute of target-domain ``reference`` images, as their ``test_transfer.py``: with ``concat``
         a sample ``mu + eps * exp(logvar / 2)`` (``eps`` from ``generator``), else the encoder output."""
         check_direction(direction)
@@ -144,7 +159,8 @@ class DRIT(TrainableTranslator):
         if not self.config.concat:
             return out
         mu, logvar = out
-        eps = torch.randn(mu.shape, generator=generator, device=generator.device if generator is not None else mu.device).to(mu.device)
+        draw_on = generator.device if generator is not None else mu.device
+        eps = torch.randn(mu.shape, generator=generator, device=draw_on).to(mu.device)
         return eps * logvar.mul(0.5).exp() + mu
 
     def generator_modules(self) -> list[nn.Module]:
@@ -156,7 +172,13 @@ class DRIT(TrainableTranslator):
         if not self.dis_names:
             raise UsageError("drit: this model was built without discriminators (inference only); it cannot be trained")
         c = self.config
-        common = dict(betas=(0.5, 0.999), weight_decay=c.weight_decay, schedule="linear", constant_steps=c.lr_constant_steps, total_steps=c.lr_total_steps)
+        common = dict(
+            betas=(0.5, 0.999),
+            weight_decay=c.weight_decay,
+            schedule="linear",
+            constant_steps=c.lr_constant_steps,
+            total_steps=c.lr_total_steps,
+        )
         dis = [p for n in ("disA", "disA2", "disB", "disB2") for p in getattr(self, n).parameters()]
         return {
             "dis": OptimizerSpec(params=dis, lr=c.lr, **common),
@@ -179,7 +201,8 @@ class DRIT(TrainableTranslator):
 
 def detect_layout(enc_c: Mapping[str, Any], enc_a: Mapping[str, Any], gen: Mapping[str, Any]) -> int:
     """Which of DRIT's three historical key layouts a checkpoint uses (1, 2 or 3; see :data:`LAYOUTS`)."""
-    if "convA.0.model.0.weight" in enc_c or "conv_A.0.weight" in enc_a or any(re.search(r"\.model\.3\.weight$", k) for k in enc_c):
+    zero_padded_convs = any(re.search(r"\.model\.3\.weight$", k) for k in enc_c)
+    if "convA.0.model.0.weight" in enc_c or "conv_A.0.weight" in enc_a or zero_padded_convs:
         return 1
     if any(k.endswith((".gamma", ".beta")) for k in gen):
         return 2
@@ -228,7 +251,10 @@ def load_official(checkpoint: str | os.PathLike, config: Any = None) -> DRIT:
     """
     obj = read_checkpoint(checkpoint)
     if not isinstance(obj, Mapping) or not {"enc_c", "enc_a", "gen"} <= set(obj):
-        raise CheckpointError(f"checkpoint {checkpoint}: expected the authors' DRIT checkpoint dict with enc_c, enc_a and gen; found {describe_top_level(obj)}")
+        raise CheckpointError(
+            f"checkpoint {checkpoint}: expected the authors' DRIT checkpoint dict with enc_c, enc_a and gen; "
+            f"found {describe_top_level(obj)}"
+        )
     if {"dis1", "dis2"} <= set(obj):
         raise CheckpointError(
             f"checkpoint {checkpoint}: this is a multi-domain DRIT++ (HsinYingLee/MDMM) checkpoint (dis1, dis2, "
@@ -251,7 +277,9 @@ def load_official(checkpoint: str | os.PathLike, config: Any = None) -> DRIT:
         model = DRIT(cfg, with_discriminators=False)
     for name in ("enc_c", "enc_a", "gen"):
         what = f"DRIT {name} ({LAYOUTS[layout].split(' (')[0]}, concat={cfg.concat}, nz={cfg.nz}, dim={cfg.dim})"
-        load_strict(getattr(model, name), parts[name], path=checkpoint, where=f"['{name}']", what=what, diagnose=_diagnose(name, cfg, found), assign=True)
+        diagnose = _diagnose(name, cfg, found)
+        where = f"['{name}']"
+        load_strict(getattr(model, name), parts[name], path=checkpoint, where=where, what=what, diagnose=diagnose, assign=True)
     model.layout = layout
     model.official_meta = {k: obj[k] for k in ("ep", "total_it") if k in obj and isinstance(obj[k], (int, float))}
     return model.eval()
@@ -262,7 +290,8 @@ def export_official(translator: DRIT, out: str | os.PathLike) -> list:
     has them), ``ep`` and ``total_it``; their ``test.py`` (``resume(train=False)``) runs it."""
     if not isinstance(translator, DRIT):
         raise UsageError(f"export: expected a drit model; got {type(translator).__name__}")
-    obj: dict[str, Any] = {name: tensors_of(getattr(translator, name)) for name in (*translator.dis_names, "enc_c", "enc_a", "gen")}
+    names = (*translator.dis_names, "enc_c", "enc_a", "gen")
+    obj: dict[str, Any] = {name: tensors_of(getattr(translator, name)) for name in names}
     meta = getattr(translator, "official_meta", {})
     obj["ep"], obj["total_it"] = int(meta.get("ep", 0)), int(meta.get("total_it", 0))
     return [save_atomic(obj, out)]

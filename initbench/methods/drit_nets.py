@@ -42,7 +42,9 @@ class LeakyReLUConv2d(nn.Module):
 
     def __init__(self, n_in: int, n_out: int, kernel_size: int, stride: int, padding: int = 0):
         super().__init__()
-        self.model = nn.Sequential(nn.ReflectionPad2d(padding), nn.Conv2d(n_in, n_out, kernel_size, stride, 0, bias=True), nn.LeakyReLU(inplace=True))
+        self.model = nn.Sequential(
+            nn.ReflectionPad2d(padding), nn.Conv2d(n_in, n_out, kernel_size, stride, 0, bias=True), nn.LeakyReLU(inplace=True)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)
@@ -53,7 +55,12 @@ class ReLUINSConv2d(nn.Module):
 
     def __init__(self, n_in: int, n_out: int, kernel_size: int, stride: int, padding: int = 0):
         super().__init__()
-        self.model = nn.Sequential(nn.ReflectionPad2d(padding), nn.Conv2d(n_in, n_out, kernel_size, stride, 0, bias=True), nn.InstanceNorm2d(n_out, affine=False), nn.ReLU(inplace=True))
+        self.model = nn.Sequential(
+            nn.ReflectionPad2d(padding),
+            nn.Conv2d(n_in, n_out, kernel_size, stride, 0, bias=True),
+            nn.InstanceNorm2d(n_out, affine=False),
+            nn.ReLU(inplace=True),
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)
@@ -78,7 +85,11 @@ class ReLUINSConvTranspose2d(nn.Module):
 
     def __init__(self, n_in: int, n_out: int, layer_norm: str):
         super().__init__()
-        self.model = nn.Sequential(nn.ConvTranspose2d(n_in, n_out, 3, 2, 1, output_padding=1, bias=True), make_layer_norm(layer_norm, n_out), nn.ReLU(inplace=True))
+        self.model = nn.Sequential(
+            nn.ConvTranspose2d(n_in, n_out, 3, 2, 1, output_padding=1, bias=True),
+            make_layer_norm(layer_norm, n_out),
+            nn.ReLU(inplace=True),
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)
@@ -237,8 +248,13 @@ class MisINSResBlock(nn.Module):
         self.conv1 = nn.Sequential(nn.Sequential(nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, 3, 1)), nn.InstanceNorm2d(dim))
         self.conv2 = nn.Sequential(nn.Sequential(nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, 3, 1)), nn.InstanceNorm2d(dim))
         t = dim + dim_extra
-        self.blk1 = nn.Sequential(nn.Conv2d(t, t, 1, 1, 0), nn.ReLU(inplace=False), nn.Conv2d(t, dim, 1, 1, 0), nn.ReLU(inplace=False))
-        self.blk2 = nn.Sequential(nn.Conv2d(t, t, 1, 1, 0), nn.ReLU(inplace=False), nn.Conv2d(t, dim, 1, 1, 0), nn.ReLU(inplace=False))
+        self.blk1 = self._mix(t, dim)
+        self.blk2 = self._mix(t, dim)
+
+    @staticmethod
+    def _mix(t: int, dim: int) -> nn.Sequential:
+        """1x1 conv, ReLU, 1x1 conv to ``dim``, ReLU: mixes the features with the tiled code."""
+        return nn.Sequential(nn.Conv2d(t, t, 1, 1, 0), nn.ReLU(inplace=False), nn.Conv2d(t, dim, 1, 1, 0), nn.ReLU(inplace=False))
 
     def forward(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         z_img = _tile(z, x)
@@ -262,7 +278,12 @@ class G(nn.Module):
 
     @staticmethod
     def _up(output_dim: int, t: int, layer_norm: str) -> nn.Sequential:
-        return nn.Sequential(ReLUINSConvTranspose2d(t, t // 2, layer_norm), ReLUINSConvTranspose2d(t // 2, t // 4, layer_norm), nn.ConvTranspose2d(t // 4, output_dim, 1, 1, 0), nn.Tanh())
+        return nn.Sequential(
+            ReLUINSConvTranspose2d(t, t // 2, layer_norm),
+            ReLUINSConvTranspose2d(t // 2, t // 4, layer_norm),
+            nn.ConvTranspose2d(t // 4, output_dim, 1, 1, 0),
+            nn.Tanh(),
+        )
 
     @staticmethod
     def _mlp(nz: int, t: int) -> nn.Sequential:

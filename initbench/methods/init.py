@@ -33,7 +33,8 @@ except the GAN terms (LSGAN, MUNIT's default; OPEN):
                        (its global, background or one of its object styles, drawn uniformly; all are
                        allowed on object content), re-encoded (Eq. 2-3, cross-domain swap as DRIT).
     ``c_assoc``, ``s_assoc``  within-domain association, Eq. 2 literally: ``c_o`` decoded with a coarse
-                       style of its own image (global or background, drawn uniformly), re-encoded.
+                       style of its own image (global or background, drawn uniformly), re-encoded
+                       (weights default to the object latent ones, 1).
     ``cyc_g``, ``cyc_o``  cross-domain cross-cycle: the re-encoded content decoded back with the
                        source's own style must give the input (X -> Y -> X) for images and objects.
     ``cyc_gran``       cross-granularity cycle (Fig. 5): the object re-encoded after association
@@ -73,14 +74,14 @@ steps, Kaiming init (Gaussian for discriminators). Object crops used per image: 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 
 from initbench.errors import UsageError
 from initbench.methods.base import MethodEntry, OptimizerSpec, TrainableTranslator, check_direction, register
 from initbench.methods.blocks import init_weights
-from initbench.methods.init_bank import StyleBank, background_mask, check_association, gather_crops, half_scale
+from initbench.methods.init_bank import Objects, StyleBank, background_mask, check_association, gather_crops, half_scale
 from initbench.methods.init_nets import DomainGenerator, make_discriminator
 from initbench.methods.official import check_image_size
 
@@ -113,6 +114,8 @@ class InitConfig:
     lambda_s_g: float = 1.0
     lambda_c_o: float = 1.0
     lambda_s_o: float = 1.0
+    lambda_c_assoc: float = 1.0
+    lambda_s_assoc: float = 1.0
     lambda_cyc_g: float = 10.0
     lambda_cyc_o: float = 10.0
     lambda_cyc_gran: float = 10.0
@@ -150,8 +153,39 @@ def paper_config() -> InitConfig:
     return InitConfig()
 
 
+#: The generator phase's terms (module docstring), in the order they are logged and summed.
+LOSS_TERMS = ("x_g", "x_o", "c_g", "s_g", "c_o", "s_o", "c_assoc", "s_assoc", "cyc_g", "cyc_o", "cyc_gran", "gan_g", "gan_o")
+
+
 def _l1(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return torch.mean(torch.abs(x - y))
+
+
+def _add(terms: dict[str, torch.Tensor], name: str, value: torch.Tensor) -> None:
+    # not +=: the terms start as one shared zero tensor, which an in-place add would change for all
+    terms[name] = terms[name] + value
+
+
+class DecodeJob(NamedTuple):
+    """One decode: ``content`` at ``content_level`` with ``style`` at ``style_levels`` (one level, or one per row)."""
+
+    content: torch.Tensor
+    content_level: str
+    style: torch.Tensor
+    style_levels: str | list[str]
+
+
+@dataclass
+class DomainCodes:
+    """One domain's batch encoded: images ``x``, their objects, content and style of both, and the style bank."""
+
+    x: torch.Tensor
+    objs: Objects
+    c_g: torch.Tensor
+    s_g: torch.Tensor
+    c_o: torch.Tensor | None
+    s_o: torch.Tensor | None
+    bank: StyleBank
 
 
 class InitModel(TrainableTranslator):
@@ -218,25 +252,27 @@ class InitModel(TrainableTranslator):
         return self._decode(self._gen(direction[2]), content, "global", style, "global", "global")
 
     def _decode(self, gen, content, content_level, style, style_levels, branch):
-        levels = [style_levels] if isinstance(style_levels, str) else style_levels
-        for lv in set(levels):
+        self._check_association(style_levels, content_level)
+        return gen.decode(content, style, branch=branch)
+
+    def _check_association(self, style_levels: str | list[str], content_level: str) -> None:
+        """Raise unless every style level may drive ``content_level`` (Fig. 3); record the pairs when tracing."""
+        for lv in {style_levels} if isinstance(style_levels, str) else set(style_levels):
             check_association(lv, content_level)
             if self.association_trace is not None:
                 self.association_trace.append((lv, content_level))
-        return gen.decode(content, style, branch=branch)
 
-    def _decode_many(self, gen, jobs, branch):
-        """Several ``(content, content_level, style, style_levels)`` decodes by one decoder in one call (the
-        decoder works per sample, so this only saves calls); returns the outputs in order."""
+    def _decode_together(self, gen: DomainGenerator, branch: str, jobs: dict[str, DecodeJob]) -> dict[str, torch.Tensor]:
+        """The named decodes by one decoder in one call (the decoder works per sample, so this only saves
+        calls on small tensors); returns the outputs by the same names."""
         if len(jobs) == 1:
-            return [self._decode(gen, *jobs[0], branch)]
-        for content, c_level, style, s_levels in jobs:
-            for lv in {s_levels} if isinstance(s_levels, str) else set(s_levels):
-                check_association(lv, c_level)
-                if self.association_trace is not None:
-                    self.association_trace.append((lv, c_level))
-        out = gen.decode(torch.cat([j[0] for j in jobs]), torch.cat([j[2] for j in jobs]), branch=branch)
-        return list(out.split([j[0].shape[0] for j in jobs]))
+            [(name, job)] = jobs.items()
+            return {name: self._decode(gen, *job, branch)}
+        for job in jobs.values():
+            self._check_association(job.style_levels, job.content_level)
+        contents, styles = (torch.cat([getattr(j, f) for j in jobs.values()]) for f in ("content", "style"))
+        out = gen.decode(contents, styles, branch=branch)
+        return dict(zip(jobs, out.split([j.content.shape[0] for j in jobs.values()])))
 
     # -- training interface -------------------------------------------------------------------
     def optimizer_specs(self) -> dict[str, OptimizerSpec]:
@@ -259,79 +295,101 @@ class InitModel(TrainableTranslator):
             return self.dis_losses(batch)
         raise ValueError(f"phase: expected 'gen' or 'dis'; got {phase!r}")
 
-    def _encode_domain(self, batch: dict, side: str) -> dict:
+    def _encode_domain(self, batch: dict, side: str) -> DomainCodes:
         gen, x = self._gen(side), batch[side]
         half = self.config.object_branch == "half"
         objs = half_scale(batch, side) if half else gather_crops(batch, side, self.config.max_objects)
         c_g, s_g = gen.encode(x)
-        out = {"x": x, "objs": objs, "c_g": c_g, "s_g": s_g, "c_o": None, "s_o": None}
-        if objs.count:
-            out["c_o"], out["s_o"] = gen.encode(objs.images)
+        c_o, s_o = gen.encode(objs.images) if objs.count else (None, None)
         s_b = None if half else gen.encode_style(x * background_mask(batch, side))
-        s_obj = out["s_o"] if objs.count else s_g[:0]
-        out["bank"] = StyleBank(global_=s_g, background=s_b, objects=s_obj, image_index=objs.image_index)
-        return out
+        bank = StyleBank(global_=s_g, background=s_b, objects=s_o if objs.count else s_g[:0], image_index=objs.image_index)
+        return DomainCodes(x=x, objs=objs, c_g=c_g, s_g=s_g, c_o=c_o, s_o=s_o, bank=bank)
 
     def gen_losses(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
-        """Generator-phase losses (see the module docstring); caches detached fakes for :meth:`dis_losses`."""
-        cfg = self.config
+        """Generator-phase losses (see the module docstring): each term unweighted, and ``total``, the sum of
+        each term times its ``lambda_<term>``. Caches detached fakes for :meth:`dis_losses`."""
         enc = {s: self._encode_domain(batch, s) for s in ("a", "b")}
-        zero = batch["a"].new_zeros(())
-        L = {k: zero for k in ("x_g", "x_o", "c_g", "s_g", "c_o", "s_o", "c_assoc", "s_assoc", "cyc_g", "cyc_o", "cyc_gran", "gan_g", "gan_o")}
-        fakes: dict = {"img": {}, "obj": {}, "real_obj": {s: enc[s]["objs"].images.detach() for s in ("a", "b")}}
+        terms = dict.fromkeys(LOSS_TERMS, batch["a"].new_zeros(()))
+        fakes: dict = {"img": {}, "obj": {}, "real_obj": {s: enc[s].objs.images.detach() for s in ("a", "b")}}
         for src, tgt in (("a", "b"), ("b", "a")):
-            e, gs, gt = enc[src], self._gen(src), self._gen(tgt)
-            x, c_g, s_g = e["x"], e["c_g"], e["s_g"]
-            # image translation with a prior style (the inference path) and its latent reconstruction
-            s_rand = torch.randn_like(s_g)
-            x_t = self._decode(gt, c_g, "global", s_rand, "global", "global")
-            c_g_rec, s_g_rec = gt.encode(x_t)
-            L["c_g"] = L["c_g"] + _l1(c_g_rec, c_g)
-            L["s_g"] = L["s_g"] + _l1(s_g_rec, s_rand)
-            L["gan_g"] = L["gan_g"] + self._dis_img(tgt).gen_loss(x_t)
-            fakes["img"][tgt] = x_t.detach()
-            # Eq. 1 (image) and the cross-domain cycle X -> Y -> X: one decoder call
-            jobs = [(c_g, "global", s_g, "global")] + ([(c_g_rec, "global", s_g, "global")] if cfg.lambda_cyc_g > 0 else [])
-            outs = self._decode_many(gs, jobs, "global")
-            L["x_g"] = L["x_g"] + _l1(outs[0], x)
-            if cfg.lambda_cyc_g > 0:
-                L["cyc_g"] = L["cyc_g"] + _l1(outs[1], x)
-            objs = e["objs"]
-            if not objs.count:
+            e = enc[src]
+            c_g_rec, fakes["img"][tgt] = self._translate_image(terms, e, tgt)
+            self._image_cycles(terms, e, src, c_g_rec)
+            if not e.objs.count:
                 continue
-            o, idx, c_o, s_o = objs.images, objs.image_index, e["c_o"], e["s_o"]
-            # Eq. 1 (objects) and Eq. 2: the object content with a coarse style of its own image, re-encoded
-            s_as, lv_as = self._coarse_styles(e["bank"], idx)
-            o_rec, u = self._decode_many(gs, [(c_o, "object", s_o, "object"), (c_o, "object", s_as, lv_as)], "object")
-            L["x_o"] = L["x_o"] + _l1(o_rec, o)
-            c_u, s_u = gs.encode(u)
-            L["c_assoc"] = L["c_assoc"] + _l1(c_u, c_o)
-            L["s_assoc"] = L["s_assoc"] + _l1(s_u, s_as)
-            # cross-domain object translation with a style swapped in from the target image's bank
-            s_t, lv_t = enc[tgt]["bank"].pick_for_objects(idx)
-            o_t = self._decode(gt, c_o, "object", s_t, lv_t, "object")
-            c_o_rec, s_o_rec = gt.encode(o_t)
-            L["c_o"] = L["c_o"] + _l1(c_o_rec, c_o)
-            L["s_o"] = L["s_o"] + _l1(s_o_rec, s_t)
-            L["gan_o"] = L["gan_o"] + self._dis_obj(tgt).gen_loss(o_t)
-            fakes["obj"][tgt] = o_t.detach()
-            # granularity cycle (Fig. 5) and cross-domain cycle of objects: back with the object's own style
-            jobs = ([(c_u, "object", s_o, "object")] if cfg.lambda_cyc_gran > 0 else []) + ([(c_o_rec, "object", s_o, "object")] if cfg.lambda_cyc_o > 0 else [])
-            outs = self._decode_many(gs, jobs, "object") if jobs else []
-            if cfg.lambda_cyc_gran > 0:
-                L["cyc_gran"] = L["cyc_gran"] + _l1(outs[0], o)
-                if cfg.object_branch == "half":
-                    # s_u estimates the global style it was rendered with: a global-level code
-                    L["cyc_gran"] = L["cyc_gran"] + _l1(self._decode(gs, c_g, "global", s_u, "global", "global"), x)
-            if cfg.lambda_cyc_o > 0:
-                L["cyc_o"] = L["cyc_o"] + _l1(outs[-1], o)
-        w = {"x_g": cfg.lambda_x_g, "x_o": cfg.lambda_x_o, "c_g": cfg.lambda_c_g, "s_g": cfg.lambda_s_g,
-             "c_o": cfg.lambda_c_o, "s_o": cfg.lambda_s_o, "c_assoc": cfg.lambda_c_o, "s_assoc": cfg.lambda_s_o,
-             "cyc_g": cfg.lambda_cyc_g, "cyc_o": cfg.lambda_cyc_o, "cyc_gran": cfg.lambda_cyc_gran,
-             "gan_g": cfg.lambda_gan_g, "gan_o": cfg.lambda_gan_o}
-        total = sum(w[k] * v for k, v in L.items())
+            c_u, s_u = self._associate_objects(terms, e, src)
+            c_o_rec, fakes["obj"][tgt] = self._translate_objects(terms, e, enc[tgt].bank, tgt)
+            self._object_cycles(terms, e, src, c_u, s_u, c_o_rec)
         self._fakes = fakes
-        return {"total": total, **L}
+        total = sum(getattr(self.config, f"lambda_{k}") * v for k, v in terms.items())
+        return {"total": total, **terms}
+
+    def _translate_image(self, terms: dict, e: DomainCodes, tgt: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """X -> Y with a style from the prior (the inference path), re-encoded: ``c_g``, ``s_g`` (Eqs. 2-3), and
+        ``gan_g``. Returns the re-encoded content and the detached fake."""
+        gt = self._gen(tgt)
+        s_rand = torch.randn_like(e.s_g)
+        x_t = self._decode(gt, e.c_g, "global", s_rand, "global", "global")
+        c_g_rec, s_g_rec = gt.encode(x_t)
+        _add(terms, "c_g", _l1(c_g_rec, e.c_g))
+        _add(terms, "s_g", _l1(s_g_rec, s_rand))
+        _add(terms, "gan_g", self._dis_img(tgt).gen_loss(x_t))
+        return c_g_rec, x_t.detach()
+
+    def _image_cycles(self, terms: dict, e: DomainCodes, src: str, c_g_rec: torch.Tensor) -> None:
+        """With the image's own style: its content gives the image back (``x_g``, Eq. 1) and so does the content
+        re-encoded after translation (``cyc_g``, X -> Y -> X)."""
+        jobs = {"x_g": DecodeJob(e.c_g, "global", e.s_g, "global")}
+        if self.config.lambda_cyc_g > 0:
+            jobs["cyc_g"] = DecodeJob(c_g_rec, "global", e.s_g, "global")
+        for name, out in self._decode_together(self._gen(src), "global", jobs).items():
+            _add(terms, name, _l1(out, e.x))
+
+    def _associate_objects(self, terms: dict, e: DomainCodes, src: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """Objects rebuilt with their own style (``x_o``, Eq. 1), and decoded with a coarse style of their own
+        image, re-encoded (``c_assoc``, ``s_assoc``: Eq. 2 within the domain). Returns that re-encoding (content,
+        style) for the granularity cycle."""
+        gs, objs = self._gen(src), e.objs
+        s_as, lv_as = self._coarse_styles(e.bank, objs.image_index)
+        jobs = {"x_o": DecodeJob(e.c_o, "object", e.s_o, "object"), "assoc": DecodeJob(e.c_o, "object", s_as, lv_as)}
+        out = self._decode_together(gs, "object", jobs)
+        _add(terms, "x_o", _l1(out["x_o"], objs.images))
+        c_u, s_u = gs.encode(out["assoc"])
+        _add(terms, "c_assoc", _l1(c_u, e.c_o))
+        _add(terms, "s_assoc", _l1(s_u, s_as))
+        return c_u, s_u
+
+    def _translate_objects(self, terms: dict, e: DomainCodes, target_bank: StyleBank, tgt: str) -> tuple[torch.Tensor, ...]:
+        """Each object X -> Y with a style swapped in from the *target* image's bank (same batch row), re-encoded
+        (``c_o``, ``s_o``), and ``gan_o``. Returns the re-encoded content and the detached fakes."""
+        gt = self._gen(tgt)
+        s_t, lv_t = target_bank.pick_for_objects(e.objs.image_index)
+        o_t = self._decode(gt, e.c_o, "object", s_t, lv_t, "object")
+        c_o_rec, s_o_rec = gt.encode(o_t)
+        _add(terms, "c_o", _l1(c_o_rec, e.c_o))
+        _add(terms, "s_o", _l1(s_o_rec, s_t))
+        _add(terms, "gan_o", self._dis_obj(tgt).gen_loss(o_t))
+        return c_o_rec, o_t.detach()
+
+    def _object_cycles(
+        self, terms: dict, e: DomainCodes, src: str, c_u: torch.Tensor, s_u: torch.Tensor, c_o_rec: torch.Tensor
+    ) -> None:
+        """Back to the objects with their own object style: from the association (``cyc_gran``, Fig. 5) and from
+        the cross-domain translation (``cyc_o``, X -> Y -> X)."""
+        cfg, gs = self.config, self._gen(src)
+        jobs = {}
+        if cfg.lambda_cyc_gran > 0:
+            jobs["cyc_gran"] = DecodeJob(c_u, "object", e.s_o, "object")
+        if cfg.lambda_cyc_o > 0:
+            jobs["cyc_o"] = DecodeJob(c_o_rec, "object", e.s_o, "object")
+        out = self._decode_together(gs, "object", jobs) if jobs else {}
+        if "cyc_gran" in out:
+            _add(terms, "cyc_gran", _l1(out["cyc_gran"], e.objs.images))
+            if cfg.object_branch == "half":
+                # s_u estimates the global style it was rendered with: a global-level code
+                _add(terms, "cyc_gran", _l1(self._decode(gs, e.c_g, "global", s_u, "global", "global"), e.x))
+        if "cyc_o" in out:
+            _add(terms, "cyc_o", _l1(out["cyc_o"], e.objs.images))
 
     def _dis_img(self, side: str):
         return self.dis_a if side == "a" else self.dis_b
@@ -347,7 +405,9 @@ class InitModel(TrainableTranslator):
     def dis_losses(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
         """Discriminator-phase losses on the fakes of the preceding generator phase."""
         if self._fakes is None:
-            raise RuntimeError("INIT's discriminator phase needs the fakes of a generator phase in the same step (phases: gen, dis)")
+            raise RuntimeError(
+                "INIT's discriminator phase needs the fakes of a generator phase in the same step (phases: gen, dis)"
+            )
         f, self._fakes = self._fakes, None
         cfg = self.config
         d_g = batch["a"].new_zeros(())

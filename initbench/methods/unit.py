@@ -29,8 +29,8 @@ from torch import nn
 from initbench.errors import CheckpointError, UsageError
 from initbench.methods.base import MethodEntry, register
 from initbench.methods.blocks import ContentEncoder, Decoder
-from initbench.methods.munit import DisOptions, GeneratorPair, _check_blocks, config_from_official, load_pair
-from initbench.methods.official import check_choice, check_image_size, options_to_dataclass, read_checkpoint, save_atomic, tensors_of
+from initbench.methods.nvlabs import DisOptions, GeneratorPair, NVlabsConfig, export_generator_pair, load_generator_pair
+from initbench.methods.official import check_image_size, read_checkpoint
 
 
 @dataclass
@@ -45,41 +45,16 @@ class UNITGenOptions:
 
 
 @dataclass
-class UNITConfig:
+class UNITConfig(NVlabsConfig):
     """The authors' YAML options that shape the model or its training (other YAML keys are ignored)."""
 
+    GEN_OPTIONS = UNITGenOptions
+
     gen: UNITGenOptions = field(default_factory=UNITGenOptions)
-    dis: DisOptions = field(default_factory=DisOptions)
-    input_dim_a: int = 3
-    input_dim_b: int = 3
-    lr: float = 0.0001
-    beta1: float = 0.5
-    beta2: float = 0.999
-    weight_decay: float = 0.0001
-    lr_policy: str = "step"
-    step_size: int = 100_000
-    gamma: float = 0.5
-    init: str = "kaiming"
-    gan_w: float = 1.0
-    recon_x_w: float = 10.0
     recon_h_w: float = 0.0
     recon_kl_w: float = 0.01
     recon_x_cyc_w: float = 10.0
     recon_kl_cyc_w: float = 0.01
-    vgg_w: float = 0.0
-    batch_size: int = 1
-    max_iter: int = 1_000_000
-    new_size: int = 256
-    crop_image_height: int = 256
-    crop_image_width: int = 256
-
-    def __post_init__(self) -> None:
-        if isinstance(self.gen, Mapping):
-            self.gen = options_to_dataclass(UNITGenOptions, self.gen, source="gen")
-        if isinstance(self.dis, Mapping):
-            self.dis = options_to_dataclass(DisOptions, self.dis, source="dis")
-        _check_blocks(self.gen, self.dis)
-        check_choice("lr_policy", self.lr_policy, ("step", "constant"))
 
 
 def unit_tiny() -> UNITConfig:
@@ -99,7 +74,9 @@ class VAEGen(nn.Module):
     def __init__(self, input_dim: int, g: UNITGenOptions):
         super().__init__()
         self.enc = ContentEncoder(g.n_downsample, g.n_res, input_dim, g.dim, "in", g.activ, pad_type=g.pad_type)
-        self.dec = Decoder(g.n_downsample, g.n_res, self.enc.output_dim, input_dim, res_norm="in", activ=g.activ, pad_type=g.pad_type)
+        self.dec = Decoder(
+            g.n_downsample, g.n_res, self.enc.output_dim, input_dim, res_norm="in", activ=g.activ, pad_type=g.pad_type
+        )
 
     def encode(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(hidden B x 4dim x H/4 x W/4, noise of the same shape drawn from N(0, 1))``."""
@@ -121,8 +98,7 @@ class UNIT(GeneratorPair):
     style_dim = 0
 
     def __init__(self, config: UNITConfig | None = None, *, with_discriminators: bool = True):
-        super().__init__()
-        self._build(config or UNITConfig(), VAEGen, with_discriminators)
+        super().__init__(config or UNITConfig(), VAEGen, with_discriminators)
 
     def encode(self, images: torch.Tensor, *, direction: str = "a2b") -> torch.Tensor:
         """Hidden code of the source domain (no noise): ``B x 4dim x H/4 x W/4``."""
@@ -132,9 +108,6 @@ class UNIT(GeneratorPair):
     def decode(self, content: torch.Tensor, *, direction: str = "a2b", style: torch.Tensor | None = None) -> torch.Tensor:
         """Target-domain images in [-1, 1]; ``style`` is ignored."""
         return self._gens(direction)[1].decode(content)
-
-    def generator_modules(self) -> list[nn.Module]:
-        return [self.gen_a, self.gen_b]
 
     # -- training: UNIT_Trainer.dis_update / gen_update ------------------------------------------
 
@@ -182,26 +155,21 @@ class UNIT(GeneratorPair):
 
 def load_official(checkpoint: str | os.PathLike, config: Any = None) -> UNIT:
     """Load the authors' ``gen_*.pt`` / ``unit_gta2city.pt`` with their YAML (or a dict, or defaults)."""
-    cfg = config_from_official(UNITConfig, config)
+    cfg = UNITConfig.from_official(config)
     obj = read_checkpoint(checkpoint)
     if isinstance(obj, Mapping) and any(str(k).startswith(("encode_A.", "enc_shared.")) for k in obj):
         raise CheckpointError(
             f"checkpoint {checkpoint}: this is a UNIT version_02 (NIPS'17) COCOResGen file (keys encode_A.*, enc_shared.*); "
             "initbench loads the authors' 2018 re-release (VAEGen pairs {'a', 'b'}), a different network"
         )
-    with torch.device("meta"):  # every tensor comes from the file
-        model = UNIT(cfg, with_discriminators=False)
     g = cfg.gen
     what = f"UNIT VAEGen (dim={g.dim}, n_downsample={g.n_downsample}, n_res={g.n_res})"
-    model.dropped_legacy_keys = load_pair(model, {"a": model.gen_a, "b": model.gen_b}, checkpoint, "unit", what, obj=obj)
-    return model.eval()
+    return load_generator_pair(UNIT, cfg, checkpoint, what, obj=obj)
 
 
 def export_official(translator: UNIT, out: str | os.PathLike) -> list:
     """Write ``{'a': gen_a.state_dict(), 'b': gen_b.state_dict()}`` as the authors' ``gen_XXXXXXXX.pt``."""
-    if not isinstance(translator, UNIT):
-        raise UsageError(f"export: expected a unit model; got {type(translator).__name__}")
-    return [save_atomic({"a": tensors_of(translator.gen_a), "b": tensors_of(translator.gen_b)}, out)]
+    return export_generator_pair(translator, UNIT, out)
 
 
 register(

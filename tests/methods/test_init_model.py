@@ -8,18 +8,10 @@ import torch
 from torch.utils.data import default_collate
 
 from initbench.methods.base import get_method
-from initbench.methods.init import InitConfig, InitModel
+from initbench.methods.init import DecodeJob, InitConfig, InitModel
 from initbench.methods.init_bank import association_allowed, check_association
 
 SMALL = dict(dim=4, n_res=1, mlp_dim=16, dis_dim=4, dis_n_layer=2, dis_num_scales=2)
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def make(variant="ds", **kw):
@@ -120,7 +112,8 @@ DIS = {"dis_a", "dis_b"}
 def test_every_loss_is_finite_and_reaches_the_right_parameters(batch, variant):
     m = make(variant)
     losses = m.gen_losses(batch)
-    assert set(losses) == {"total", "x_g", "x_o", "c_g", "s_g", "c_o", "s_o", "c_assoc", "s_assoc", "cyc_g", "cyc_o", "cyc_gran", "gan_g", "gan_o"}
+    assert set(losses) == {"total", "x_g", "x_o", "c_g", "s_g", "c_o", "s_o", "c_assoc", "s_assoc", "cyc_g", "cyc_o", "cyc_gran",
+                           "gan_g", "gan_o"}
     touched = {k: _touched(m, v) for k, v in losses.items()}
     for k, v in losses.items():
         assert torch.isfinite(v) and v > 0, k
@@ -180,9 +173,86 @@ def test_fused_decoding_equals_separate_calls(batch):
     m = make()
     c, s = m.gen_a.encode(batch["a_crops"][:, 0])
     s2 = torch.randn_like(s)
-    fused = m._decode_many(m.gen_a, [(c, "object", s, "object"), (c, "object", s2, "global")], "object")
-    for out, style in zip(fused, (s, s2)):
+    jobs = {"own": DecodeJob(c, "object", s, "object"), "other": DecodeJob(c, "object", s2, "global")}
+    fused = m._decode_together(m.gen_a, "object", jobs)
+    assert list(fused) == ["own", "other"]
+    for out, style in zip(fused.values(), (s, s2)):
         torch.testing.assert_close(out, m.gen_a.decode(c, style, branch="object"), rtol=1e-5, atol=1e-5)
+    forbidden = {"own": DecodeJob(c, "global", s, "global"), "fine_on_coarse": DecodeJob(c, "global", s, "object")}
+    with pytest.raises(ValueError, match="a object style cannot drive global content"):
+        m._decode_together(m.gen_a, "global", forbidden)
+
+
+# Each term's weight field. The prime values make any swapped, dropped or shared weight change the total.
+WEIGHT_OF = {
+    "x_g": "lambda_x_g", "x_o": "lambda_x_o", "c_g": "lambda_c_g", "s_g": "lambda_s_g", "c_o": "lambda_c_o",
+    "s_o": "lambda_s_o", "c_assoc": "lambda_c_assoc", "s_assoc": "lambda_s_assoc", "cyc_g": "lambda_cyc_g",
+    "cyc_o": "lambda_cyc_o", "cyc_gran": "lambda_cyc_gran", "gan_g": "lambda_gan_g", "gan_o": "lambda_gan_o",
+}  # fmt: skip
+PRIMES = dict(zip(WEIGHT_OF.values(), (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41), strict=True))
+
+
+@pytest.mark.parametrize("variant", ["ds", "multiscale"])
+def test_every_term_enters_the_total_with_its_own_weight(batch, variant):
+    defaults = make(variant)
+    torch.manual_seed(1)
+    unit = defaults.gen_losses(batch)
+    m = make(variant, **PRIMES)
+    torch.manual_seed(1)
+    losses = m.gen_losses(batch)
+    for k in WEIGHT_OF:  # the logged terms are unweighted: the same draws give the same values
+        assert torch.equal(losses[k], unit[k]), k
+    expected = sum(PRIMES[WEIGHT_OF[k]] * losses[k].item() for k in WEIGHT_OF)
+    assert losses["total"].item() == pytest.approx(expected, rel=1e-5)
+    d = m.dis_losses(batch)
+    weighted = PRIMES["lambda_gan_g"] * d["d_g"].item() + PRIMES["lambda_gan_o"] * d["d_o"].item()
+    assert d["total"].item() == pytest.approx(weighted, rel=1e-6)
+
+
+@pytest.mark.parametrize("src,tgt", [("a", "b"), ("b", "a")])
+def test_swapped_object_style_comes_from_the_target_bank_and_the_association_style_from_its_own(batch, src, tgt):
+    """Objects in ``src`` rows 0 and 2 only. The cross-domain object terms (c_o, s_o) depend on the target
+    images of the same rows (their bank: global or background style) and on no source image; the association
+    terms on the source images of the same rows and on no target image."""
+    m = make()
+    b = dict(batch)
+    b[f"{tgt}_ncrops"] = torch.zeros_like(batch[f"{tgt}_ncrops"])
+    b[f"{src}_ncrops"] = batch[f"{src}_ncrops"].clone()
+    b[f"{src}_ncrops"][1] = 0
+    assert b[f"{src}_ncrops"][0] > 0 and b[f"{src}_ncrops"][2] > 0
+    for side in "ab":
+        b[side] = batch[side].clone().requires_grad_(True)
+        b[f"{side}_bg_mask"] = batch[f"{side}_bg_mask"].clone().requires_grad_(True)
+    losses = m.gen_losses(b)
+    inputs = [b[src], b[f"{src}_bg_mask"], b[tgt], b[f"{tgt}_bg_mask"]]
+
+    def rows_reached(loss) -> list[set[int]]:
+        """Per input, the batch rows whose pixels the loss depends on."""
+        grads = torch.autograd.grad(loss, inputs, allow_unused=True, retain_graph=True)
+        return [set() if g is None else {i for i in range(g.shape[0]) if g[i].abs().sum() > 0} for g in grads]
+
+    src_img, src_bg, tgt_img, tgt_bg = rows_reached(losses["c_o"] + losses["s_o"])
+    assert (src_img, src_bg, tgt_img) == (set(), set(), {0, 2}) and tgt_bg <= {0, 2}
+    src_img, src_bg, tgt_img, tgt_bg = rows_reached(losses["c_assoc"] + losses["s_assoc"])
+    assert (src_img, tgt_img, tgt_bg) == ({0, 2}, set(), set()) and src_bg <= {0, 2}
+
+
+def test_domain_generator_is_munits_generator_and_configs_stored_before_the_assoc_weights_rebuild():
+    import dataclasses
+
+    from initbench.methods.munit import MUNIT, MUNITConfig, MUNITGenOptions
+    from initbench.training.config import config_from_dict
+
+    m = make()
+    torch.manual_seed(1)
+    munit = MUNIT(MUNITConfig(gen=MUNITGenOptions(dim=4, n_res=1, mlp_dim=16)), with_discriminators=False)
+    m.gen_b.load_state_dict(munit.gen_a.state_dict())  # strict: a MUNIT generator warm-starts INIT's
+    x = torch.rand(2, 3, 16, 16) * 2 - 1
+    c, s = munit.gen_a.encode(x)
+    assert torch.equal(m.gen_b.decode(c, s), munit.gen_a.decode(c, s))
+    assert torch.equal(m.gen_b.decode(c, s, branch="object"), munit.gen_a.decode(c, s))  # shared decoder
+    stored = {k: v for k, v in dataclasses.asdict(m.config).items() if k not in ("lambda_c_assoc", "lambda_s_assoc")}
+    assert config_from_dict("init", stored) == m.config  # default 1: what they had with the default lambda_c_o/s_o
 
 
 def test_init_refuses_sizes_that_are_not_multiples_of_4_as_the_baselines_do():

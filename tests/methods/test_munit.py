@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -11,7 +12,9 @@ import torch.nn.functional as F
 
 from initbench.errors import CheckpointError, UsageError
 from initbench.methods import get_method
-from initbench.methods.munit import MUNIT, DisOptions, MUNITConfig, MUNITGenOptions, export_official, load_official
+from initbench.methods.munit import MUNIT, MUNITConfig, MUNITGenOptions, export_official, load_official
+from initbench.methods.nvlabs import DisOptions
+from initbench.methods.official import load_official as official_load
 
 LAYOUTS = json.loads(Path(__file__).with_name("baseline_layouts.json").read_text())["networks"]
 
@@ -228,10 +231,7 @@ def test_training_steps_with_the_cycle_term():
             losses["total"].backward()
             opts[phase].step()
             assert torch.isfinite(losses["total"])
-    assert {"adv_a", "recon_x_a", "recon_s_b", "recon_c_a", "cyc_x_a", "cyc_x_b"} <= set(losses)
-    w = {"adv": 1, "recon_x": 10, "recon_s": 1, "recon_c": 1, "cyc_x": 10}
-    expected = sum(w[k.rsplit("_", 1)[0]] * v for k, v in losses.items() if k != "total")
-    assert torch.allclose(losses["total"], expected)
+    assert set(losses) == {f"{t}_{d}" for t in ("adv", "recon_x", "recon_s", "recon_c", "cyc_x") for d in "ab"} | {"total"}
     assert not torch.equal(before, m.gen_a.mlp.model[0].fc.weight)
     vgg = small_config()
     vgg.vgg_w = 1.0
@@ -239,12 +239,38 @@ def test_training_steps_with_the_cycle_term():
         MUNIT(vgg).optimizer_specs()
 
 
-def test_registered_with_presets():
+# Each option's loss group (the authors' names); distinct primes make a swapped or dropped weight change the total.
+WEIGHT_OF = {"adv": "gan_w", "recon_x": "recon_x_w", "recon_s": "recon_s_w", "recon_c": "recon_c_w", "cyc_x": "recon_x_cyc_w"}
+PRIMES = {"gan_w": 2.0, "recon_x_w": 3.0, "recon_s_w": 5.0, "recon_c_w": 7.0, "recon_x_cyc_w": 11.0}
+
+
+def test_each_weight_scales_its_own_loss_group():
+    batch = {"a": torch.rand(1, 3, 16, 16) * 2 - 1, "b": torch.rand(1, 3, 16, 16) * 2 - 1}
+    runs = {}
+    for name, weights in (("ones", dict.fromkeys(PRIMES, 1.0)), ("primes", PRIMES)):
+        torch.manual_seed(0)
+        m = MUNIT(dataclasses.replace(small_config(), **weights))
+        torch.manual_seed(1)
+        runs[name] = {phase: m.phase_losses(phase, batch, 0) for phase in ("gen", "dis")}
+    gen, dis = runs["primes"]["gen"], runs["primes"]["dis"]
+    for k, v in gen.items():  # logged terms are unweighted: the same draws give the same values
+        if k != "total":
+            assert torch.equal(v, runs["ones"]["gen"][k]), k
+    expected = sum(PRIMES[WEIGHT_OF[k.rsplit("_", 1)[0]]] * v.item() for k, v in gen.items() if k != "total")
+    assert gen["total"].item() == pytest.approx(expected, rel=1e-6)
+    assert dis["total"].item() == pytest.approx(2.0 * (dis["dis_a"].item() + dis["dis_b"].item()), rel=1e-6)
+
+
+def test_registered_with_presets_and_the_registry_round_trips_the_authors_file(tmp_path):
     entry = get_method("munit")
     assert set(entry.presets) == {"tiny", "paper"} and entry.presets["paper"]() == MUNITConfig(recon_x_cyc_w=10.0)
-    assert entry.load_official is load_official and entry.export_official is export_official
-    import dataclasses
-
+    torch.manual_seed(0)
+    src = MUNIT(small_config(), with_discriminators=False).eval()
+    entry.export_official(src, tmp_path / "gen.pt")
+    back = official_load("munit", tmp_path / "gen.pt", small_config())
+    x, s = torch.rand(2, 3, 16, 16) * 2 - 1, torch.randn(2, 8)
+    with torch.no_grad():
+        assert torch.equal(back.translate(x, style=s), src.translate(x, style=s))
     tiny = entry.presets["tiny"]()
     assert entry.config_cls(**dataclasses.asdict(tiny)) == tiny  # a stored config rebuilds (nested gen/dis)
 

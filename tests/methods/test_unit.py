@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -10,7 +11,8 @@ import torch
 
 from initbench.errors import CheckpointError, UsageError
 from initbench.methods import get_method
-from initbench.methods.munit import DisOptions
+from initbench.methods.nvlabs import DisOptions
+from initbench.methods.official import load_official as official_load
 from initbench.methods.unit import UNIT, UNITConfig, UNITGenOptions, export_official, load_official
 
 LAYOUTS = json.loads(Path(__file__).with_name("baseline_layouts.json").read_text())["networks"]
@@ -112,17 +114,42 @@ def test_training_steps_with_vae_terms():
             losses = m.phase_losses(phase, batch, step)
             losses["total"].backward()
             opts[phase].step()
-    w = {"adv": 1, "recon_x": 10, "kl": 0.01, "kl_cyc": 0.01, "cyc_x": 10}
     assert set(losses) == {"adv_a", "adv_b", "recon_x_a", "recon_x_b", "kl_a", "kl_b", "kl_cyc_aba", "kl_cyc_bab", "cyc_x_a", "cyc_x_b", "total"}
-    expected = sum(w[k.rsplit("_", 1)[0]] * v for k, v in losses.items() if k != "total")
-    assert torch.allclose(losses["total"], expected)
     assert not torch.equal(before, m.gen_a.enc.model[0].conv.weight)
 
 
-def test_registered_with_presets():
+# Each option's loss group (the authors' names); distinct primes make a swapped or dropped weight change the total.
+WEIGHT_OF = {"adv": "gan_w", "recon_x": "recon_x_w", "kl": "recon_kl_w", "kl_cyc": "recon_kl_cyc_w", "cyc_x": "recon_x_cyc_w"}
+PRIMES = {"gan_w": 2.0, "recon_x_w": 3.0, "recon_kl_w": 5.0, "recon_kl_cyc_w": 7.0, "recon_x_cyc_w": 11.0}
+
+
+def test_each_weight_scales_its_own_loss_group():
+    batch = {"a": torch.rand(1, 3, 16, 16) * 2 - 1, "b": torch.rand(1, 3, 16, 16) * 2 - 1}
+    runs = {}
+    for name, weights in (("ones", dict.fromkeys(PRIMES, 1.0)), ("primes", PRIMES)):
+        torch.manual_seed(0)
+        m = UNIT(dataclasses.replace(small_config(), **weights))
+        torch.manual_seed(1)
+        runs[name] = {phase: m.phase_losses(phase, batch, 0) for phase in ("gen", "dis")}
+    gen, dis = runs["primes"]["gen"], runs["primes"]["dis"]
+    for k, v in gen.items():  # logged terms are unweighted: the same draws give the same values
+        if k != "total":
+            assert torch.equal(v, runs["ones"]["gen"][k]), k
+    expected = sum(PRIMES[WEIGHT_OF[k.rsplit("_", 1)[0]]] * v.item() for k, v in gen.items() if k != "total")
+    assert gen["total"].item() == pytest.approx(expected, rel=1e-6)
+    assert dis["total"].item() == pytest.approx(2.0 * (dis["dis_a"].item() + dis["dis_b"].item()), rel=1e-6)
+
+
+def test_registered_with_presets_and_the_registry_round_trips_the_authors_file(tmp_path):
     entry = get_method("unit")
     assert set(entry.presets) == {"tiny", "paper"} and entry.presets["paper"]() == UNITConfig()
-    assert entry.load_official is load_official and entry.export_official is export_official
+    torch.manual_seed(0)
+    src = UNIT(small_config(), with_discriminators=False).eval()
+    entry.export_official(src, tmp_path / "gen.pt")
+    back = official_load("unit", tmp_path / "gen.pt", small_config())
+    x = torch.rand(2, 3, 16, 16) * 2 - 1
+    with torch.no_grad():
+        assert torch.equal(back.translate(x), src.translate(x))
 
 
 def test_encoder_and_decoder_equal_the_authors_computation():
