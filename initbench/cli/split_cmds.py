@@ -55,8 +55,9 @@ def register(group: click.Group) -> None:
     @manifest.command("build")
     @click.argument("root", type=click.Path(exists=True, file_okay=False))
     @click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="manifest CSV (.gz: compressed)")
-    @click.option("--split", "split", type=click.Choice(["v1", "paper"]), default="v1", show_default=True,
-                  help="v1: leak-free temporal blocks + guard band; paper: the paper's counts, frame-level random (leaky)")
+    @click.option("--split", "split", type=click.Choice(["v1", "paper", "drives"]), default="v1", show_default=True,
+                  help="v1: leak-free temporal blocks + guard band; paper: the paper's counts, frame-level random (leaky); "
+                  "drives: whole drives held out (mini-INIT v2's split)")
     @click.option("--seed", default=0, show_default=True, help="seed of the paper split")
     @click.option("--train-list", type=click.Path(exists=True, dir_okay=False), default=None,
                   help="a split given as path lists (one '<domain>/<path>' a line): the training images")

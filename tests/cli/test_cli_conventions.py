@@ -80,3 +80,11 @@ def test_unexpected_failure_is_one_line_without_traceback(monkeypatch, tmp_path)
     monkeypatch.setenv("INITBENCH_DEBUG", "1")
     r = CliRunner().invoke(main, ["synth", str(tmp_path / "s2")])
     assert isinstance(r.exception, RuntimeError)  # the debug switch lets the traceback through
+
+
+def test_manifest_build_offers_the_whole_drive_split(mini_init_v2_root, tmp_path):
+    r = CliRunner().invoke(main, ["manifest", "build", str(mini_init_v2_root), "--out", str(tmp_path / "m.csv"),
+                                  "--split", "drives", "--json", "-"])
+    doc = _json_alone(r)
+    assert doc["split"] == "drives" and doc["leaky_test_frames"] == 0
+    assert all(d["gap"] == 0 and d["test"] > 0 for d in doc["per_domain"].values())
