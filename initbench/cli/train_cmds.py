@@ -76,7 +76,8 @@ def train_cmd(method, data, task, preset, out, variant, max_steps, resume, seed,
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
         with Progress(TextColumn("[bold]train[/] {task.description}"), BarColumn(), MofNCompleteColumn(),
-                      TextColumn("{task.fields[info]}"), TimeRemainingColumn(), console=err_console, disable=json_out == "-") as bar:
+                      TextColumn("{task.fields[info]}"), TimeRemainingColumn(), console=err_console,
+                      transient=True) as bar:  # gone when the run ends, also on an error
             tid = bar.add_task(method, total=cfg.max_steps, info="")
 
             def progress(done, total, scalars, seconds):
@@ -131,7 +132,8 @@ def translate_cmd(method, ckpt, official_ckpt, config, ckpt_task, input_path, ou
     inputs = list_inputs(input_path)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    with Progress(TextColumn("[bold]translate[/]"), BarColumn(), MofNCompleteColumn(), console=err_console) as bar:
+    with Progress(TextColumn("[bold]translate[/]"), BarColumn(), MofNCompleteColumn(), console=err_console,
+                  disable=json_out == "-") as bar:
         tid = bar.add_task("translate", total=len(inputs))
         records = translate_files(translator, inputs, out, num_styles=num_styles, seed=seed, direction=direction, size=size,
                                   progress=lambda done, total: bar.update(tid, completed=done))
