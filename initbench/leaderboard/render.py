@@ -66,8 +66,18 @@ def group_key(entry: dict) -> tuple[str, str]:
     ov = entry.get("protocol_overrides") or {}
     proto = entry["protocol"] + (" with " + ", ".join(f"{k}={v}" for k, v in sorted(ov.items())) if ov else "")
     data = entry.get("data_fingerprint")
-    label = f"protocol {proto}, split {entry['split']}, data {_short(data) if data else 'unknown'}, networks: {fp}"
+    label = (f"{_verdict(entry)}; protocol {proto}, split {entry['split']}, data {_short(data) if data else 'unknown'}, "
+             f"networks: {fp}")
     return (f"0-{label}", label)
+
+
+def _verdict(entry: dict) -> str:
+    """``conformant``, or ``NOT conformant: <reasons>`` as the evaluator decided it (unknown for old entries)."""
+    if entry.get("conformant") is None:
+        return "conformance unknown"
+    if entry["conformant"]:
+        return "conformant"
+    return "NOT conformant: " + "; ".join(entry.get("nonconformant_reasons") or ["no reason recorded"])
 
 
 def _format(entry: dict, metric: str) -> tuple[str, int | None]:

@@ -95,3 +95,15 @@ def test_cli_from_results(make_results, tmp_path):
     r = CliRunner().invoke(main, ["leaderboard", "from-results", *paths, "--method", "init", "--code-url", "u",
                                   "--command", "c"])
     assert r.exit_code == 2 and "--method: the results are of method 'munit'; got 'init'" in r.output
+
+
+def test_a_group_says_whether_it_is_conformant_and_why_not(make_results, tmp_path):
+    ok = _entry(make_results, tmp_path, "init", 0.30, 50.0)
+    bad = _entry(make_results, tmp_path, "munit", 0.20, 40.0, nonconformant_reasons=["lpips backbone is random"])
+    labels = {t.rows[0].label: t.group for t in build_tables([("a", ok), ("b", bad)]) if t.metric == "lpips_diversity"}
+    assert ok["conformant"] is True and bad["conformant"] is False
+    assert labels["init"].startswith("conformant; protocol v1")
+    assert labels["munit"].startswith("NOT conformant: lpips backbone is random; protocol v1")
+    old = {k: v for k, v in ok.items() if k not in ("conformant", "nonconformant_reasons")}
+    (table,) = [t for t in build_tables([("o", old)]) if t.metric == "lpips_diversity"]
+    assert table.group.startswith("conformance unknown; ")
