@@ -28,6 +28,13 @@ def _parse_sets(values: tuple[str, ...]) -> dict:
     return out
 
 
+def _resume_hint(out: str) -> str:
+    """What Ctrl-C leaves: the last checkpoint (resumable) or, before the first one, nothing to resume."""
+    if os.path.isfile(os.path.join(out, "checkpoint.pt")):
+        return f"the last checkpoint is kept; resume with: initbench train --out {out} --resume"
+    return f"no checkpoint was written yet in {out}; start the run again (with the same options)"
+
+
 @click.command("train")
 @click.option("--method", required=True, help="init, munit, unit, drit, cyclegan")
 @click.option("--data", "data", default=None, help="Root of an INIT copy (sunny/, night/, ...). Not needed with --resume.")
@@ -51,7 +58,7 @@ def _parse_sets(values: tuple[str, ...]) -> dict:
 @click.option("--set", "sets", multiple=True, help="Method config field override FIELD=VALUE (JSON value), repeatable")
 @json_option("the run summary")
 @skip_invalid_option
-@handle_errors(interrupt_hint=lambda p: f"the last checkpoint is kept; resume with: initbench train --out {p['out']} --resume")
+@handle_errors(interrupt_hint=lambda p: _resume_hint(p["out"]))
 @show_invalid
 def train_cmd(method, data, task, preset, out, variant, max_steps, resume, seed, batch_size, num_workers, log_every,
               sample_every, checkpoint_every, ema, amp, device, threads, sets, json_out, skip_invalid):

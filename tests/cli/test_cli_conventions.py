@@ -88,3 +88,21 @@ def test_manifest_build_offers_the_whole_drive_split(mini_init_v2_root, tmp_path
     doc = _json_alone(r)
     assert doc["split"] == "drives" and doc["leaky_test_frames"] == 0
     assert all(d["gap"] == 0 and d["test"] > 0 for d in doc["per_domain"].values())
+
+
+def test_ctrl_c_in_train_says_how_to_resume_only_when_there_is_a_checkpoint(monkeypatch, tmp_path):
+    from initbench.training import trainer
+
+    def stop(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(trainer, "train", stop)
+    out = tmp_path / "run"
+    args = ["train", "--method", "init", "--data", str(tmp_path), "--out", str(out)]
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 130 and "no checkpoint was written yet" in " ".join(r.stderr.split())
+    out.mkdir()
+    (out / "checkpoint.pt").write_bytes(b"")
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 130
+    assert f"resume with: initbench train --out {out} --resume" in " ".join(r.stderr.split())
