@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import sys
 import tempfile
@@ -25,27 +24,18 @@ import zlib
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_common import log  # noqa: E402
+from bench_common import machine as bench_machine  # noqa: E402
 
 from initbench.dataset.synthetic import synthesize  # noqa: E402
 
 TARGET_RATIO = 1.5
 
 
-def log(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
-
-
 def machine() -> dict:
-    cpu = platform.processor()
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"platform": platform.platform(), "python": platform.python_version(), "cpu": cpu, "cpus": os.cpu_count(),
-            "zlib": zlib.ZLIB_RUNTIME_VERSION}
+    return bench_machine(zlib=zlib.ZLIB_RUNTIME_VERSION)
 
 
 def run_once(tmp: Path, name: str, **kwargs) -> tuple[float, dict]:

@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -35,27 +34,19 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_common import log  # noqa: E402
+from bench_common import machine as bench_machine  # noqa: E402
 
 from initbench.dataset.synthetic import synthesize  # noqa: E402
 from initbench.dataset.verify import iter_disk_images, verify_dataset  # noqa: E402
 
 
-def log(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
-
-
 def machine() -> dict:
-    cpu = platform.processor()
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     sha = shutil.which("sha256sum")
     ver = subprocess.run([sha, "--version"], capture_output=True, text=True).stdout.splitlines()[0] if sha else None
-    return {"platform": platform.platform(), "python": platform.python_version(), "cpu": cpu, "cpus": os.cpu_count(), "sha256sum": ver}
+    return bench_machine(sha256sum=ver)
 
 
 def build(root: Path, per_domain: int, size: tuple[int, int], workers: int) -> float:
