@@ -290,6 +290,21 @@ def method_names() -> list[str]:
     return sorted(_REGISTRY)
 
 
+def trainable_method_names() -> list[str]:
+    """Registered methods ``initbench train`` can train: a :class:`TrainableTranslator` with at least one preset."""
+    return [n for n in method_names() if issubclass(_REGISTRY[n].cls, TrainableTranslator) and _REGISTRY[n].presets]
+
+
+def preset_names() -> list[str]:
+    """Every preset some trainable method registers (which method has which: :func:`get_method`)."""
+    return sorted({p for n in trainable_method_names() for p in _REGISTRY[n].presets})
+
+
+def variant_names() -> list[str]:
+    """Every variant some method registers."""
+    return sorted({v for n in method_names() for v in _REGISTRY[n].variants})
+
+
 def count_parameters(modules: Iterable[nn.Module]) -> int:
     seen: set[int] = set()
     total = 0
