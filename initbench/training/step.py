@@ -57,7 +57,8 @@ def params_outside(specs: dict, groups: set[str]) -> list[torch.nn.Parameter]:
 
 def run_step(model, specs: dict, opts: dict, batch: dict, step: int, *, amp: str = "off", device: torch.device | None = None,
              scalers: dict | None = None, info: D.DistInfo | None = None, check: Check | None = None,
-             freeze_others: bool = True, timings: dict | None = None, sync: Callable[[], None] | None = None) -> dict[str, torch.Tensor]:
+             freeze_others: bool = True, timings: dict | None = None,
+             sync: Callable[[], None] | None = None) -> dict[str, torch.Tensor]:
     """One step of ``model`` (all its phases, one fresh ``shared`` dict); returns ``{"<phase>/<loss>": detached}``.
 
     ``freeze_others`` False keeps every parameter trainable in every phase (the behaviour before freezing;

@@ -63,7 +63,8 @@ def test_the_declared_members_and_their_defaults():
             return {}
 
     m = Minimal()
-    assert (m.size_multiple, m.loaded_directions, m.needs_crops, m.needs_half_scale, m.task) == (4, {"a2b", "b2a"}, False, False, None)
+    declared = (m.size_multiple, m.loaded_directions, m.needs_crops, m.needs_half_scale, m.task)
+    assert declared == (4, {"a2b", "b2a"}, False, False, None)
     assert m.phases(0) == ["dis", "gen"] and m.phase_grad_groups("gen") == {"gen"} and not m.is_multimodal
     # methods override what differs
     init = build("init")

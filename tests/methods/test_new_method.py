@@ -55,7 +55,8 @@ class TwoConvs(TrainableTranslator):
 
     def optimizer_specs(self) -> dict[str, OptimizerSpec]:
         gen = [*self.enc.parameters(), *self.dec.parameters(), *self.mod.parameters()]
-        return {"gen": OptimizerSpec(gen, lr=self.config.lr), "dis": OptimizerSpec(list(self.dis.parameters()), lr=self.config.lr)}
+        lr = self.config.lr
+        return {"gen": OptimizerSpec(gen, lr=lr), "dis": OptimizerSpec(list(self.dis.parameters()), lr=lr)}
 
     def phases(self, step: int) -> list[str]:
         return ["gen", "dis"]
