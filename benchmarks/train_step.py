@@ -1,4 +1,5 @@
-"""Training-step cost of INIT against MUNIT at the same image size, batch and width, and where INIT's time goes.
+"""Training-step cost of INIT against MUNIT at the same image size, batch and width, where INIT's time goes, and
+what freezing the groups outside a phase saves (issue 11 item 3).
 
 Both methods are built from their registered presets (``tiny``: width 8, 2 residual blocks,
 MLP 32, discriminator width 8 with 3 layers and 2 scales; ``paper``: MUNIT's sizes, width 64,
@@ -6,16 +7,23 @@ MLP 32, discriminator width 8 with 3 layers and 2 scales; ``paper``: MUNIT's siz
 discriminators have equal widths. MUNIT's ``tiny`` preset has the cross-cycle term on
 (``recon_x_cyc_w`` 10) like INIT's; its ``paper`` preset keeps the authors' default (0).
 
-A step is timed exactly as the trainer runs it (per phase: forward ``phase_losses``, backward,
-Adam step; synchronised on CUDA), on the same batches of random pairs in the loaders' format
-with ``--boxes`` objects per image (crops of ``--crop-size``). Step times come from one process
+A step is the trainer's own :func:`initbench.training.step.run_step` (per phase: forward ``phase_losses``
+with the step's shared dict, backward, Adam step; synchronised on CUDA), on the same batches of random pairs
+in the loaders' format with ``--boxes`` objects per image (crops of ``--crop-size``). Step times come from one process
 that alternates one step of each configuration per round (a shared machine's changing load then
 slows all of them alike); peak memory from a fresh process per configuration. Configurations:
 
 * ``munit``: MUNIT;
 * ``init``: INIT (``ds``) with its object branch;
 * ``init_no_objects``: the same INIT on the same batches with every crop count set to 0, i.e.
-  its image-level work alone; ``init - init_no_objects`` is the object branch's cost.
+  its image-level work alone; ``init - init_no_objects`` is the object branch's cost;
+* ``unit``, ``cyclegan``: the other baselines that train at the quick size (DRIT needs batch 2 and 64 px).
+
+Each configuration runs twice per round: as the trainer does now (``frozen``: the parameters of the groups
+outside the current phase have ``requires_grad`` off, so no weight gradients for D during the G phase) and as
+it did before (``unfrozen``, ``run_step(freeze_others=False)``): ``results[name]`` is the frozen run,
+``results[name]["unfrozen"]`` the other, ``freeze_saving`` the share of the step time saved. Losses and
+updates are bit-identical in both (``tests/training/test_step.py``).
 
 Peak memory: on CUDA ``torch.cuda.max_memory_allocated``; on CPU the growth of the process's
 peak RSS during the timed steps (plus the peak itself).
@@ -66,10 +74,11 @@ def build(args: dict):
 
     device = torch.device(args["device"])
     torch.manual_seed(0)
-    method = "munit" if args["name"] == "munit" else "init"
+    method = "init" if args["name"].startswith("init") else args["name"]
     model = get_method(method).cls(build_method_config(method, args["preset"])).to(device)
     model.train()
-    opts = build_optimizers(model.optimizer_specs())
+    model.optimizer_specs_cached = model.optimizer_specs()  # the trainer builds the specs once, too
+    opts = build_optimizers(model.optimizer_specs_cached)
     ds = RandomPairs(n=4 * args["batch"], size=tuple(args["size"]), crop_size=args["crop_size"], max_boxes=args["boxes"], min_boxes=args["boxes"], seed=0)
     batches = []
     for i in range(4):
@@ -81,26 +90,15 @@ def build(args: dict):
     return model, opts, batches, device
 
 
-def one_step(model, opts, batch, step, device, phases: dict) -> float:
-    """One trainer-style step; adds per-phase forward/backward/optimiser seconds to ``phases``; returns its seconds."""
+def one_step(model, opts, batch, step, device, phases: dict, freeze: bool = True) -> float:
+    """One trainer step (``run_step``); adds per-phase forward/backward/optimizer seconds to ``phases``; returns its seconds."""
+    from initbench.training.step import run_step
+
     _sync(device)
     t_step = time.perf_counter()
-    for phase in model.phases(step):
-        opts[phase].zero_grad(set_to_none=True)
-        t0 = time.perf_counter()
-        losses = model.phase_losses(phase, batch, step)
-        _sync(device)
-        t1 = time.perf_counter()
-        losses["total"].backward()
-        _sync(device)
-        t2 = time.perf_counter()
-        opts[phase].step()
-        _sync(device)
-        t3 = time.perf_counter()
-        p = phases.setdefault(phase, {"forward": 0.0, "backward": 0.0, "optimizer": 0.0})
-        p["forward"] += t1 - t0
-        p["backward"] += t2 - t1
-        p["optimizer"] += t3 - t2
+    run_step(model, model.optimizer_specs_cached, opts, batch, step, device=device, freeze_others=freeze, timings=phases,
+             sync=lambda: _sync(device))
+    _sync(device)
     return time.perf_counter() - t_step
 
 
@@ -113,14 +111,15 @@ def time_interleaved(common: dict, names: list[str]) -> dict:
 
     if common["threads"]:
         torch.set_num_threads(common["threads"])
-    built = {n: build(dict(common, name=n)) for n in names}
-    times = {n: [] for n in names}
-    phases = {n: {} for n in names}
+    runs = [(n, freeze) for n in names for freeze in (True, False)]
+    built = {run: build(dict(common, name=run[0])) for run in runs}
+    times = {run: [] for run in runs}
+    phases = {run: {} for run in runs}
     for r in range(common["warmup"] + common["steps"]):
-        for n in names:
+        for n in (runs if r % 2 == 0 else runs[::-1]):  # alternate the order: neither mode always runs first
             model, opts, batches, device = built[n]
             scratch: dict = {}
-            t = one_step(model, opts, batches[r % len(batches)], r, device, scratch)
+            t = one_step(model, opts, batches[r % len(batches)], r, device, scratch, freeze=n[1])
             if r >= common["warmup"]:
                 times[n].append(t)
                 for ph, d in scratch.items():
@@ -128,17 +127,17 @@ def time_interleaved(common: dict, names: list[str]) -> dict:
                     for k, v in d.items():
                         acc[k] += v
     out = {}
-    for n in names:
+    for n in runs:
         k = len(times[n])
         out[n] = {
-            "name": n,
+            "name": n[0],
             "parameters": count_parameters([built[n][0]]),
             "seconds_per_step": sum(times[n]) / k,
             "seconds_per_step_median": sorted(times[n])[k // 2],
             "seconds_per_step_min": min(times[n]),
             "phases": {ph: {kk: v / k for kk, v in d.items()} for ph, d in phases[n].items()},
         }
-    return out
+    return {n: {**out[(n, True)], "unfrozen": out[(n, False)]} for n in names}
 
 
 def memory_one(args: dict) -> dict:
@@ -152,7 +151,7 @@ def memory_one(args: dict) -> dict:
         torch.cuda.reset_peak_memory_stats(device)
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     for step in range(args["warmup"] + 2):
-        one_step(model, opts, batches[step % len(batches)], step, device, {})
+        one_step(model, opts, batches[step % len(batches)], step, device, {}, freeze=args.get("freeze", True))
     out = {}
     if device.type == "cuda":
         out["peak_memory_bytes"] = torch.cuda.max_memory_allocated(device)
@@ -178,6 +177,7 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     ap.add_argument("--out", default=None, help="JSON file (default: print only)")
+    ap.add_argument("--notes", default="", help="recorded in the JSON (e.g. how loaded the machine was)")
     a = ap.parse_args()
     import torch
 
@@ -190,16 +190,17 @@ def main() -> None:
         if getattr(a, k) is not None:
             sizes[k] = list(getattr(a, k)) if k == "size" else getattr(a, k)
     common = dict(preset=a.preset, device=device, boxes=a.boxes, steps=a.steps, warmup=a.warmup, threads=a.threads, **sizes)
-    names = ["munit", "init", "init_no_objects"]
+    names = ["munit", "init", "init_no_objects", "unit", "cyclegan"]
     ctx = mp.get_context("spawn")
     with ctx.Pool(1) as pool:
         results = pool.apply(time_interleaved, (common, names))
     for name in names:
-        with ctx.Pool(1) as pool:
-            results[name].update(pool.apply(memory_one, (dict(common, name=name),)))
-        r = results[name]
-        print(f"{name:16s} {r['seconds_per_step']:.4f} s/step (median {r['seconds_per_step_median']:.4f})  "
-              f"peak {r['peak_memory_bytes'] / 2**20:.1f} MiB  params {r['parameters']:,}", file=sys.stderr)
+        for r, freeze in ((results[name], True), (results[name]["unfrozen"], False)):
+            with ctx.Pool(1) as pool:
+                r.update(pool.apply(memory_one, (dict(common, name=name, freeze=freeze),)))
+            print(f"{name:16s} {'frozen' if freeze else 'unfrozen':8s} {r['seconds_per_step']:.4f} s/step "
+                  f"(median {r['seconds_per_step_median']:.4f})  peak {r['peak_memory_bytes'] / 2**20:.1f} MiB  "
+                  f"params {r['parameters']:,}", file=sys.stderr)
     init, munit, image_only = results["init"], results["munit"], results["init_no_objects"]
     report = {
         "benchmark": "train_step",
@@ -210,6 +211,10 @@ def main() -> None:
         "ratio_init_over_munit_median_step_time": init["seconds_per_step_median"] / munit["seconds_per_step_median"],
         "ratio_init_over_munit_peak_memory": init["peak_memory_bytes"] / max(1, munit["peak_memory_bytes"]),
         "init_object_branch_share_of_step_time": 1.0 - image_only["seconds_per_step"] / init["seconds_per_step"],
+        # 1 - frozen / unfrozen: the share of the step time freezing the other groups saves (median steps)
+        "freeze_saving": {n: 1.0 - results[n]["seconds_per_step_median"] / results[n]["unfrozen"]["seconds_per_step_median"]
+                          for n in names},
+        "notes": a.notes,
         "machine": {
             "platform": platform.platform(),
             "python": platform.python_version(),
@@ -220,7 +225,7 @@ def main() -> None:
             "load_average": os.getloadavg(),
         },
     }
-    print(json.dumps({k: report[k] for k in report if k.startswith("ratio") or k.startswith("init_")}, indent=2))
+    print(json.dumps({k: report[k] for k in report if k.startswith(("ratio", "init_", "freeze"))}, indent=2))
     if a.out:
         p = Path(a.out)
         p.parent.mkdir(parents=True, exist_ok=True)

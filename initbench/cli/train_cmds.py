@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+from typing import Callable
 
 import click
 
@@ -35,13 +36,43 @@ def _resume_hint(out: str) -> str:
     return f"no checkpoint was written yet in {out}; start the run again (with the same options)"
 
 
+class RegistryChoice(click.Choice):
+    """A :class:`click.Choice` whose choices are read from the method registry each time they are needed, not
+    fixed when this module is imported: a method registered later (its own module, a test) is offered too,
+    and ``initbench --help`` does not import torch."""
+
+    def __init__(self, names: Callable[[], list[str]]):
+        self._names = names
+        super().__init__(())
+
+    @property  # type: ignore[override]
+    def choices(self) -> tuple[str, ...]:
+        return tuple(self._names())
+
+    @choices.setter
+    def choices(self, _value) -> None:  # click.Choice.__init__ assigns it; the registry is the source
+        pass
+
+
+def _registry(what: str) -> Callable[[], list[str]]:
+    def names() -> list[str]:
+        from initbench.methods import base
+
+        return getattr(base, what)()
+
+    return names
+
+
 @click.command("train")
-@click.option("--method", required=True, help="init, munit, unit, drit, cyclegan")
+@click.option("--method", required=True, type=RegistryChoice(_registry("trainable_method_names")),
+              help="A registered method with training presets")
 @click.option("--data", "data", default=None, help="Root of an INIT copy (sunny/, night/, ...). Not needed with --resume.")
 @click.option("--task", default="sunny2night", show_default=True, help="<source>2<target>, e.g. sunny2night")
-@click.option("--preset", default="tiny", show_default=True, type=click.Choice(["tiny", "paper"]))
+@click.option("--preset", default="tiny", show_default=True, type=RegistryChoice(_registry("preset_names")),
+              help="Sizes and schedule (the method's registered presets)")
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="Run folder (checkpoint.pt, losses.csv, samples/)")
-@click.option("--variant", default=None, help="Method variant (init: ds, no-ds, multiscale)")
+@click.option("--variant", default=None, type=RegistryChoice(_registry("variant_names")),
+              help="Method variant (each method accepts its own registered variants)")
 @click.option("--max-steps", type=int, default=None, help="Total steps (default: the preset's; with --resume the run's own)")
 @click.option("--resume", is_flag=True, help="Continue the run in --out where its checkpoint stopped, with its stored settings "
               "(options given now override them; --data must hold the same training images)")
@@ -108,7 +139,8 @@ def train_cmd(method, data, task, preset, out, variant, max_steps, resume, seed,
 
 
 @click.command("translate")
-@click.option("--method", default=None, help="Method name (checked against a native checkpoint; required with --official-ckpt)")
+@click.option("--method", default=None, type=RegistryChoice(_registry("method_names")),
+              help="Method name (checked against a native checkpoint; required with --official-ckpt)")
 @click.option("--ckpt", default=None, type=click.Path(dir_okay=False), help="A native initbench checkpoint")
 @click.option("--official-ckpt", default=None, type=click.Path(dir_okay=False), help="The authors' released file")
 @click.option("--config", "config", default=None, help="The authors' YAML config (with --official-ckpt)")

@@ -19,7 +19,9 @@ Batches handed to :meth:`TrainableTranslator.phase_losses` are dicts built by
 ``batch["a"]`` and ``batch["b"]`` (``B x 3 x H x W`` in [-1, 1]).
 
 A new method is one file in ``initbench/methods/`` that subclasses these and calls
-:func:`register`, plus an import line in :mod:`initbench.methods`.
+:func:`register`, plus an import line in :mod:`initbench.methods`. Everything the evaluator, the
+trainer, ``translate`` and the CLI ask of a method is declared here with its default, so a method
+overrides only what differs (the CLI's method, preset and variant choices come from the registry).
 """
 
 from __future__ import annotations
@@ -57,6 +59,13 @@ class Translator(nn.Module, ABC):
     #: from a native checkpoint or ``--ckpt-task``; None when unknown. See ``initbench.training.direction``.
     task: str | None = None
 
+    #: Input height and width must be multiples of this (``translate`` crops inputs down to it); 4 suits
+    #: the usual two stride-2 downsamplings, 1 a method that accepts any size.
+    size_multiple: int = 4
+    #: The directions this translator holds weights for (a single authors' CycleGAN file holds one);
+    #: asking for another one is refused before any work (``initbench.training.direction``).
+    loaded_directions: frozenset[str] | set[str] = frozenset(DIRECTIONS)
+
     @property
     def is_multimodal(self) -> bool:
         return self.style_dim > 0
@@ -66,8 +75,35 @@ class Translator(nn.Module, ABC):
         """Encode source images (``B x 3 x H x W`` in [-1, 1]) to whatever :meth:`decode` takes."""
 
     @abstractmethod
-    def decode(self, content: Any, *, direction: str = "a2b", style: torch.Tensor | None = None) -> torch.Tensor:
-        """Decode a content from :meth:`encode` with ``style`` (``B x style_dim``); returns images in [-1, 1]."""
+    def decode(
+        self,
+        content: Any,
+        *,
+        direction: str = "a2b",
+        style: torch.Tensor | None = None,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """Decode a content from :meth:`encode` with ``style`` (``B x style_dim``); returns images in [-1, 1].
+
+        ``style`` None means the same for every method: a multimodal method draws one style per content row
+        from N(0, I) with ``generator`` (exactly :meth:`sample_style`; call :meth:`style_or_sample`), a
+        deterministic one ignores ``style`` and ``generator``.
+        """
+
+    def style_or_sample(self, style: torch.Tensor | None, batch: int, generator: torch.Generator | None,
+                        device: torch.device | str) -> torch.Tensor | None:
+        """``style`` as given, or (``None``, multimodal) ``batch`` styles drawn by :meth:`sample_style` with
+        ``generator``: the one meaning of ``decode(style=None)``. Deterministic methods get ``style`` back."""
+        if style is None and self.is_multimodal:
+            return self.sample_style(batch, generator=generator, device=device)
+        return style
+
+    def repeat_content(self, content: Any, k: int) -> Any:
+        """An encoded content of one image repeated ``k`` times along the batch dimension (the evaluator decodes
+        many styles per input from one encoding). Tensors whose first dimension is 1 are expanded; tuples
+        (named ones too), lists and dicts are walked; anything else is passed through. Override for a content
+        this cannot walk."""
+        return repeat_content(content, k)
 
     def sample_style(
         self, n: int, generator: torch.Generator | None = None, device: torch.device | str | None = None
@@ -92,8 +128,7 @@ class Translator(nn.Module, ABC):
         ``style`` None draws ``B`` styles from N(0, I) with ``generator``.
         """
         check_direction(direction)
-        if self.is_multimodal and style is None:
-            style = self.sample_style(images.shape[0], generator=generator, device=images.device)
+        style = self.style_or_sample(style, images.shape[0], generator, images.device)
         return self.decode(self.encode(images, direction=direction), direction=direction, style=style)
 
     @property
@@ -133,13 +168,36 @@ class OptimizerSpec:
     clip_grad_norm: float | None = None
 
 
+def repeat_content(content: Any, k: int) -> Any:
+    """See :meth:`Translator.repeat_content`."""
+    if torch.is_tensor(content):
+        return content.expand(k, *content.shape[1:]) if content.dim() >= 1 and content.shape[0] == 1 else content
+    if isinstance(content, tuple):
+        items = [repeat_content(c, k) for c in content]
+        return type(content)(*items) if hasattr(content, "_fields") else tuple(items)
+    if isinstance(content, list):
+        return [repeat_content(c, k) for c in content]
+    if isinstance(content, dict):
+        return {key: repeat_content(v, k) for key, v in content.items()}
+    return content
+
+
 class TrainableTranslator(Translator):
     """A translator the shared trainer can train.
 
     One training step is a list of phases (for GANs usually ``["dis", "gen"]``). For each phase
     the trainer zeroes the gradients of that phase's optimiser group, calls
     :meth:`phase_losses`, back-propagates ``losses["total"]`` and steps the group's optimiser.
+
+    State shared by the phases of one step (the generator phase's fakes for the discriminator
+    phase, one forward pass for several phases) lives in the ``shared`` dict the trainer hands to
+    every phase of the step, fresh for each step; never on the model.
     """
+
+    #: The loader must provide instance crops (``a_crops``, ``a_ncrops``...; see ``initbench.dataset.loaders``).
+    needs_crops: bool = False
+    #: The loader must provide half-scale views (``a_half``, ``b_half``).
+    needs_half_scale: bool = False
 
     @abstractmethod
     def optimizer_specs(self) -> dict[str, OptimizerSpec]:
@@ -150,8 +208,22 @@ class TrainableTranslator(Translator):
         return ["dis", "gen"]
 
     @abstractmethod
-    def phase_losses(self, phase: str, batch: dict[str, Any], step: int) -> dict[str, torch.Tensor]:
-        """Losses of one phase. Must hold ``"total"``; every other entry is logged as a scalar."""
+    def phase_losses(self, phase: str, batch: dict[str, Any], step: int, shared: dict[str, Any]) -> dict[str, torch.Tensor]:
+        """Losses of one phase. Must hold ``"total"``; every other entry is logged as a scalar.
+
+        ``shared``: one dict for all phases of this step, empty at the step's first phase; a phase may leave
+        tensors there for a later phase of the same step (a phase called alone gets an empty one).
+        """
+
+    def phase_grad_groups(self, phase: str) -> set[str]:
+        """The optimiser groups whose weights need gradients while ``phase`` runs (default: the phase's own).
+
+        The trainer freezes the parameters of every other group for the phase (no weight gradients for
+        the discriminators during the generator phase; gradients still flow *through* them). A method whose
+        phase builds a graph a later phase back-propagates (DRIT's ``dis`` runs the forward its ``gen``
+        reuses) names those groups too.
+        """
+        return {phase}
 
     def generator_modules(self) -> list[nn.Module]:
         """Modules whose weights an EMA tracks and that inference uses (default: all)."""
@@ -216,6 +288,21 @@ def method_names() -> list[str]:
     import initbench.methods  # noqa: F401
 
     return sorted(_REGISTRY)
+
+
+def trainable_method_names() -> list[str]:
+    """Registered methods ``initbench train`` can train: a :class:`TrainableTranslator` with at least one preset."""
+    return [n for n in method_names() if issubclass(_REGISTRY[n].cls, TrainableTranslator) and _REGISTRY[n].presets]
+
+
+def preset_names() -> list[str]:
+    """Every preset some trainable method registers (which method has which: :func:`get_method`)."""
+    return sorted({p for n in trainable_method_names() for p in _REGISTRY[n].presets})
+
+
+def variant_names() -> list[str]:
+    """Every variant some method registers."""
+    return sorted({v for n in method_names() for v in _REGISTRY[n].variants})
 
 
 def count_parameters(modules: Iterable[nn.Module]) -> int:

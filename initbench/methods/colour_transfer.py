@@ -105,7 +105,8 @@ class ColourTransfer(Translator):
         check_direction(direction)
         return images
 
-    def decode(self, content: torch.Tensor, *, direction: str = "a2b", style: torch.Tensor | None = None) -> torch.Tensor:
+    def decode(self, content: torch.Tensor, *, direction: str = "a2b", style: torch.Tensor | None = None,
+               generator: torch.Generator | None = None) -> torch.Tensor:
         check_direction(direction)
         if not bool(self.fitted):
             raise UsageError("colour-transfer: the map is not fitted; call fit(a_batches, b_batches) or load a checkpoint")

@@ -107,7 +107,6 @@ class CycleGAN(TrainableTranslator):
         self.loaded_directions: set[str] = {"a2b", "b2a"}
         gen = torch.Generator().manual_seed(config.pool_seed)
         self.pool_A, self.pool_B = ImagePool(config.pool_size, gen), ImagePool(config.pool_size, gen)
-        self._cache: dict[str, Any] = {}
 
     @property
     def size_multiple(self) -> int:
@@ -129,8 +128,9 @@ class CycleGAN(TrainableTranslator):
         self.generator(direction)
         return images
 
-    def decode(self, content: torch.Tensor, *, direction: str = "a2b", style: torch.Tensor | None = None) -> torch.Tensor:
-        """``G(content)`` in [-1, 1]; ``style`` is ignored."""
+    def decode(self, content: torch.Tensor, *, direction: str = "a2b", style: torch.Tensor | None = None,
+               generator: torch.Generator | None = None) -> torch.Tensor:
+        """``G(content)`` in [-1, 1]; ``style`` and ``generator`` are ignored."""
         return self.generator(direction)(content)
 
     def generator_modules(self) -> list[nn.Module]:
@@ -157,7 +157,7 @@ class CycleGAN(TrainableTranslator):
             return F.mse_loss(prediction, target)
         return F.binary_cross_entropy_with_logits(prediction, target)
 
-    def phase_losses(self, phase: str, batch: dict[str, Any], step: int) -> dict[str, torch.Tensor]:
+    def phase_losses(self, phase: str, batch: dict[str, Any], step: int, shared: dict[str, Any]) -> dict[str, torch.Tensor]:
         c = self.config
         real_A, real_B = batch["a"], batch["b"]
         assert self.netD_A is not None and self.netD_B is not None
@@ -174,15 +174,14 @@ class CycleGAN(TrainableTranslator):
                 out["idt_A"] = F.l1_loss(self.netG_A(real_B), real_B) * c.lambda_B * c.lambda_identity
                 out["idt_B"] = F.l1_loss(self.netG_B(real_A), real_A) * c.lambda_A * c.lambda_identity
             out["total"] = sum(out.values())
-            self._cache = {"step": step, "fake_A": fake_A.detach(), "fake_B": fake_B.detach()}
+            shared.update(fake_A=fake_A.detach(), fake_B=fake_B.detach())
             return out
         if phase == "dis":
-            if self._cache.get("step") != step:
+            if "fake_B" not in shared:  # no generator phase before this one in the step: fakes of the current G
                 with torch.no_grad():
-                    self._cache = {"step": step, "fake_A": self.netG_B(real_B), "fake_B": self.netG_A(real_A)}
-            fake_B = self.pool_B.query(self._cache["fake_B"])
-            fake_A = self.pool_A.query(self._cache["fake_A"])
-            self._cache = {}
+                    shared.update(fake_A=self.netG_B(real_B), fake_B=self.netG_A(real_A))
+            fake_B = self.pool_B.query(shared.pop("fake_B"))
+            fake_A = self.pool_A.query(shared.pop("fake_A"))
             d_a = (self._gan(self.netD_A(real_B), True) + self._gan(self.netD_A(fake_B), False)) * 0.5
             d_b = (self._gan(self.netD_B(real_A), True) + self._gan(self.netD_B(fake_A), False)) * 0.5
             return {"D_A": d_a, "D_B": d_b, "total": d_a + d_b}

@@ -130,7 +130,6 @@ class DRIT(TrainableTranslator):
             self.disContent = Dis_content(c.dim, c.content_dis_layers)
             self.dis_names = ("disA", "disA2", "disB", "disB2", "disContent")
         self.apply(gaussian_weights_init)
-        self._cache: dict[str, Any] = {}
 
     @property
     def size_multiple(self) -> int:
@@ -143,9 +142,12 @@ class DRIT(TrainableTranslator):
         check_image_size(images, self.size_multiple, "drit")
         return self.enc_c.forward_a(images) if direction == "a2b" else self.enc_c.forward_b(images)
 
-    def decode(self, content: torch.Tensor, *, direction: str = "a2b", style: torch.Tensor | None = None) -> torch.Tensor:
-        """Target-domain images in [-1, 1] for attribute codes ``style`` (``B x nz``)."""
+    def decode(self, content: torch.Tensor, *, direction: str = "a2b", style: torch.Tensor | None = None,
+               generator: torch.Generator | None = None) -> torch.Tensor:
+        """Target-domain images in [-1, 1] for attribute codes ``style`` (``B x nz``; None: drawn from N(0, I) with
+        ``generator``)."""
         check_direction(direction)
+        style = self.style_or_sample(style, content.size(0), generator, content.device)
         z = check_style(style, content.size(0), self.style_dim, "drit")
         return self.gen.forward_b(content, z) if direction == "a2b" else self.gen.forward_a(content, z)
 
@@ -192,8 +194,13 @@ class DRIT(TrainableTranslator):
             return ["dis_content"]
         return ["dis", "dis_content", "gen"]
 
-    def phase_losses(self, phase: str, batch: dict[str, Any], step: int) -> dict[str, torch.Tensor]:
-        return drit_phase_losses(self, phase, batch, step)
+    def phase_losses(self, phase: str, batch: dict[str, Any], step: int, shared: dict[str, Any]) -> dict[str, torch.Tensor]:
+        return drit_phase_losses(self, phase, batch, shared)
+
+    def phase_grad_groups(self, phase: str) -> set[str]:
+        """``dis`` runs the authors' forward pass (with the generators' graph) that ``gen`` back-propagates
+        later in the step, so the generator group stays trainable during ``dis``."""
+        return {"dis", "gen"} if phase == "dis" else {phase}
 
 
 # ---------------------------------------------------------------------------------------------

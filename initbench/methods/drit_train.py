@@ -147,11 +147,12 @@ def _gen_losses(model: DRIT, f: dict[str, torch.Tensor]) -> dict[str, torch.Tens
     return out
 
 
-def drit_phase_losses(model: DRIT, phase: str, batch: dict[str, Any], step: int) -> dict[str, torch.Tensor]:
-    """Losses of one phase (see the module docstring); the forward pass of ``dis`` is reused by ``gen``."""
+def drit_phase_losses(model: DRIT, phase: str, batch: dict[str, Any], shared: dict[str, Any]) -> dict[str, torch.Tensor]:
+    """Losses of one phase (see the module docstring); the forward pass of ``dis`` is reused by ``dis_content``
+    and ``gen`` through the step's ``shared`` dict."""
     if phase == "dis":
         f = drit_forward(model, batch)
-        model._cache = {"step": step, "forward": f}
+        shared["forward"] = f
         d = {
             "disA": _dis_loss(model.disA, f["real_A_encoded"], f["fake_A_encoded"]),
             "disB": _dis_loss(model.disB, f["real_B_encoded"], f["fake_B_encoded"]),
@@ -164,7 +165,7 @@ def drit_phase_losses(model: DRIT, phase: str, batch: dict[str, Any], step: int)
         d["total"] = sum(d.values())
         return d
     if phase == "dis_content":
-        cached = model._cache.get("forward") if model._cache.get("step") == step else None
+        cached = shared.get("forward")
         if cached is not None:
             zc_a, zc_b = cached["zc_a"], cached["zc_b"]
         else:
@@ -174,8 +175,7 @@ def drit_phase_losses(model: DRIT, phase: str, batch: dict[str, Any], step: int)
         loss = _content_dis_loss(model, zc_a, zc_b)
         return {"disContent": loss, "total": loss}
     if phase == "gen":
-        cached = model._cache.get("forward") if model._cache.get("step") == step else None
+        cached = shared.pop("forward", None)
         f = cached if cached is not None else drit_forward(model, batch)
-        model._cache = {}
         return _gen_losses(model, f)
     raise UsageError(f"drit: unknown phase {phase!r}; expected dis, dis_content or gen")

@@ -34,7 +34,8 @@ class Identity(Translator):
         check_direction(direction)
         return images
 
-    def decode(self, content: torch.Tensor, *, direction: str = "a2b", style: torch.Tensor | None = None) -> torch.Tensor:
+    def decode(self, content: torch.Tensor, *, direction: str = "a2b", style: torch.Tensor | None = None,
+               generator: torch.Generator | None = None) -> torch.Tensor:
         check_direction(direction)
         return content
 

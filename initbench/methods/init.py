@@ -210,7 +210,6 @@ class InitModel(TrainableTranslator):
         self.apply(init_weights(cfg.init))
         for d in self._discriminators():
             d.apply(init_weights("gaussian"))
-        self._fakes: dict | None = None
         #: When a list, every decode appends ``(style_level, content_level)`` (tests, audits).
         self.association_trace: list | None = None
 
@@ -244,10 +243,10 @@ class InitModel(TrainableTranslator):
         check_image_size(images, self.size_multiple, "init")
         return self._gen(direction[0]).enc_content(images)
 
-    def decode(self, content: torch.Tensor, *, direction: str = "a2b", style: torch.Tensor | None = None) -> torch.Tensor:
+    def decode(self, content: torch.Tensor, *, direction: str = "a2b", style: torch.Tensor | None = None,
+               generator: torch.Generator | None = None) -> torch.Tensor:
         check_direction(direction)
-        if style is None:
-            style = self.sample_style(content.shape[0], device=content.device)
+        style = self.style_or_sample(style, content.shape[0], generator, content.device)
         style = style.reshape(content.shape[0], self.style_dim, 1, 1).to(content.dtype)
         return self._decode(self._gen(direction[2]), content, "global", style, "global", "global")
 
@@ -288,11 +287,11 @@ class InitModel(TrainableTranslator):
     def generator_modules(self) -> list:
         return [self.gen_a, self.gen_b]
 
-    def phase_losses(self, phase: str, batch: dict[str, Any], step: int) -> dict[str, torch.Tensor]:
+    def phase_losses(self, phase: str, batch: dict[str, Any], step: int, shared: dict[str, Any]) -> dict[str, torch.Tensor]:
         if phase == "gen":
-            return self.gen_losses(batch)
+            return self.gen_losses(batch, shared)
         if phase == "dis":
-            return self.dis_losses(batch)
+            return self.dis_losses(batch, shared)
         raise ValueError(f"phase: expected 'gen' or 'dis'; got {phase!r}")
 
     def _encode_domain(self, batch: dict, side: str) -> DomainCodes:
@@ -305,9 +304,10 @@ class InitModel(TrainableTranslator):
         bank = StyleBank(global_=s_g, background=s_b, objects=s_o if objs.count else s_g[:0], image_index=objs.image_index)
         return DomainCodes(x=x, objs=objs, c_g=c_g, s_g=s_g, c_o=c_o, s_o=s_o, bank=bank)
 
-    def gen_losses(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+    def gen_losses(self, batch: dict[str, Any], shared: dict[str, Any] | None = None) -> dict[str, torch.Tensor]:
         """Generator-phase losses (see the module docstring): each term unweighted, and ``total``, the sum of
-        each term times its ``lambda_<term>``. Caches detached fakes for :meth:`dis_losses`."""
+        each term times its ``lambda_<term>``. Leaves the detached fakes in ``shared["fakes"]`` for
+        :meth:`dis_losses` (the step's shared dict; None: nobody reads them)."""
         enc = {s: self._encode_domain(batch, s) for s in ("a", "b")}
         terms = dict.fromkeys(LOSS_TERMS, batch["a"].new_zeros(()))
         fakes: dict = {"img": {}, "obj": {}, "real_obj": {s: enc[s].objs.images.detach() for s in ("a", "b")}}
@@ -320,7 +320,8 @@ class InitModel(TrainableTranslator):
             c_u, s_u = self._associate_objects(terms, e, src)
             c_o_rec, fakes["obj"][tgt] = self._translate_objects(terms, e, enc[tgt].bank, tgt)
             self._object_cycles(terms, e, src, c_u, s_u, c_o_rec)
-        self._fakes = fakes
+        if shared is not None:
+            shared["fakes"] = fakes
         total = sum(getattr(self.config, f"lambda_{k}") * v for k, v in terms.items())
         return {"total": total, **terms}
 
@@ -402,13 +403,13 @@ class InitModel(TrainableTranslator):
         styles = torch.where(use_bg.view(-1, 1, 1, 1), bank.background[idx], bank.global_[idx])
         return styles, ["background" if b else "global" for b in use_bg.tolist()]
 
-    def dis_losses(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
-        """Discriminator-phase losses on the fakes of the preceding generator phase."""
-        if self._fakes is None:
+    def dis_losses(self, batch: dict[str, Any], shared: dict[str, Any]) -> dict[str, torch.Tensor]:
+        """Discriminator-phase losses on the fakes the step's generator phase left in ``shared`` (taken out)."""
+        f = shared.pop("fakes", None)
+        if f is None:
             raise RuntimeError(
                 "INIT's discriminator phase needs the fakes of a generator phase in the same step (phases: gen, dis)"
             )
-        f, self._fakes = self._fakes, None
         cfg = self.config
         d_g = batch["a"].new_zeros(())
         d_o = batch["a"].new_zeros(())

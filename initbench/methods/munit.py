@@ -124,8 +124,11 @@ class MUNIT(GeneratorPair):
         check_image_size(images, self.size_multiple, "munit")
         return self._gens(direction)[0].enc_content(images)
 
-    def decode(self, content: torch.Tensor, *, direction: str = "a2b", style: torch.Tensor | None = None) -> torch.Tensor:
-        """Target-domain images in [-1, 1] for ``style`` (``B x style_dim`` or ``B x style_dim x 1 x 1``)."""
+    def decode(self, content: torch.Tensor, *, direction: str = "a2b", style: torch.Tensor | None = None,
+               generator: torch.Generator | None = None) -> torch.Tensor:
+        """Target-domain images in [-1, 1] for ``style`` (``B x style_dim`` or ``B x style_dim x 1 x 1``; None:
+        drawn from N(0, I) with ``generator``)."""
+        style = self.style_or_sample(style, content.size(0), generator, content.device)
         s = check_style(style, content.size(0), self.style_dim, "munit")
         return self._gens(direction)[1].decode(content, s)
 
@@ -138,7 +141,7 @@ class MUNIT(GeneratorPair):
     def _random_style(self, x: torch.Tensor) -> torch.Tensor:
         return torch.randn(x.size(0), self.style_dim, 1, 1, device=x.device)
 
-    def phase_losses(self, phase: str, batch: dict[str, Any], step: int) -> dict[str, torch.Tensor]:
+    def phase_losses(self, phase: str, batch: dict[str, Any], step: int, shared: dict[str, Any]) -> dict[str, torch.Tensor]:
         c, x_a, x_b = self.config, batch["a"], batch["b"]
         assert self.dis_a is not None and self.dis_b is not None
         s_a, s_b = self._random_style(x_a), self._random_style(x_b)

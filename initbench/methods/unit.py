@@ -105,13 +105,14 @@ class UNIT(GeneratorPair):
         check_image_size(images, self.size_multiple, "unit")
         return self._gens(direction)[0].enc(images)
 
-    def decode(self, content: torch.Tensor, *, direction: str = "a2b", style: torch.Tensor | None = None) -> torch.Tensor:
-        """Target-domain images in [-1, 1]; ``style`` is ignored."""
+    def decode(self, content: torch.Tensor, *, direction: str = "a2b", style: torch.Tensor | None = None,
+               generator: torch.Generator | None = None) -> torch.Tensor:
+        """Target-domain images in [-1, 1]; ``style`` and ``generator`` are ignored."""
         return self._gens(direction)[1].decode(content)
 
     # -- training: UNIT_Trainer.dis_update / gen_update ------------------------------------------
 
-    def phase_losses(self, phase: str, batch: dict[str, Any], step: int) -> dict[str, torch.Tensor]:
+    def phase_losses(self, phase: str, batch: dict[str, Any], step: int, shared: dict[str, Any]) -> dict[str, torch.Tensor]:
         c, x_a, x_b = self.config, batch["a"], batch["b"]
         assert self.dis_a is not None and self.dis_b is not None
         if phase == "dis":

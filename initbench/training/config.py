@@ -101,6 +101,11 @@ def build_method_config(method: str, preset: str, variant: str | None = None, ov
     from initbench.methods.base import get_method
 
     entry = get_method(method)
+    if not entry.presets:
+        from initbench.methods.base import trainable_method_names
+
+        raise UsageError(f"--method: {method!r} has nothing to train (no presets); trainable methods are "
+                         f"{', '.join(trainable_method_names())}")
     if preset not in entry.presets:
         raise UsageError(f"--preset: method {method!r} has presets {', '.join(sorted(entry.presets))}; got {preset!r}")
     cfg = entry.presets[preset]()

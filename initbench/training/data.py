@@ -49,10 +49,10 @@ def build_dataset(cfg, model) -> Dataset:
         size=cfg.image_size,
         crop=tuple(cfg.crop) if isinstance(cfg.crop, list) else cfg.crop,
         seed=cfg.seed,
-        crops=bool(getattr(model, "needs_crops", False)),
+        crops=bool(model.needs_crops),
         crop_size=cfg.crop_size,
         max_crops=cfg.max_crops,
-        half_scale=bool(getattr(model, "needs_half_scale", False)),
+        half_scale=bool(model.needs_half_scale),
         skip_invalid=bool(getattr(cfg, "skip_invalid", False)),
     )
 

@@ -44,7 +44,7 @@ def resolve_direction(translator, task: str | None = None, direction: str | None
     a direction the translator holds no weights for (``loaded_directions``, e.g. a single CycleGAN
     generator file) is refused here, before any work.
     """
-    model_task = getattr(translator, "task", None)
+    model_task = translator.task
     if task is not None and direction is not None:
         raise UsageError(f"--direction: give --task or --direction, not both (--task {task} already implies a direction)")
     if task is not None:
@@ -54,8 +54,8 @@ def resolve_direction(translator, task: str | None = None, direction: str | None
         if direction not in ("a2b", "b2a"):
             raise UsageError(f"--direction: expected a2b or b2a; got {direction!r}")
         task = task_for(model_task, direction)
-    loaded = getattr(translator, "loaded_directions", None)
-    if loaded is not None and direction not in loaded:
+    loaded = translator.loaded_directions
+    if direction not in loaded:
         what = f"--task {task} needs" if task else f"--direction {direction} needs"
         raise UsageError(f"{what} the {direction} generator; the loaded file holds only {', '.join(sorted(loaded))}")
     return direction, task

@@ -1,8 +1,9 @@
 """The one trainer: any registered :class:`~initbench.methods.base.TrainableTranslator`, through base.py only.
 
-A step runs the method's phases in order; per phase: set the group's learning rate, zero its
-gradients, ``phase_losses`` under autocast, backward of ``"total"``, average gradients over ranks,
-optional clipping, optimiser step. After the step: EMA update, then (rank 0) a CSV row every
+A step runs the method's phases in order (:func:`~initbench.training.step.run_step`); per phase: set
+the group's learning rate, zero its gradients, freeze the other groups' parameters, ``phase_losses``
+under autocast with the step's one ``shared`` dict, backward of ``"total"``, average gradients over
+ranks, optional clipping, optimiser step. After the step: EMA update, then (rank 0) a CSV row every
 ``log_every`` steps, a PNG grid every ``sample_every`` and ``RUN/checkpoint.pt`` every
 ``checkpoint_every`` steps and at the end.
 
@@ -30,7 +31,8 @@ from initbench.training.config import (TrainConfig, apply_overrides, build_metho
                                        config_from_dict)
 from initbench.training.data import Batches, build_dataset, check_data_fingerprint, to_device
 from initbench.training.logs import LossLog, save_grid, write_config
-from initbench.training.optim import EMA, autocast, build_optimizers, lr_at, resolve_amp, set_lr
+from initbench.training.optim import EMA, build_optimizers, lr_at, resolve_amp
+from initbench.training.step import run_step
 
 #: ``progress(step_done, max_steps, scalars, step_seconds)``.
 Progress = Callable[[int, int, dict, float], None]
@@ -175,33 +177,12 @@ class _Run:
         }
 
     def _step(self, batch: dict, step: int) -> dict[str, torch.Tensor]:
-        out: dict[str, torch.Tensor] = {}
-        for phase in self.model.phases(step):
-            if phase not in self.opts:
-                raise UsageError(f"{self.cfg.method}: phase {phase!r} has no optimiser group (groups: {', '.join(self.opts)})")
-            spec, opt = self.specs[phase], self.opts[phase]
-            set_lr(opt, lr_at(spec, step))
-            opt.zero_grad(set_to_none=True)
-            with autocast(self.amp, self.info.device):
-                losses = self.model.phase_losses(phase, batch, step)
-            total = losses["total"].float()
-            if not torch.isfinite(total):
+        def check(phase: str, losses: dict, spec) -> None:
+            if not torch.isfinite(losses["total"].float()):
                 raise divergence(self.cfg, step, phase, losses, spec)
-            scaler = self.scalers.get(phase)
-            (scaler.scale(total) if scaler else total).backward()
-            D.allreduce_gradients(spec.params, self.info)
-            if spec.clip_grad_norm is not None:
-                if scaler:
-                    scaler.unscale_(opt)
-                torch.nn.utils.clip_grad_norm_(spec.params, spec.clip_grad_norm)
-            if scaler:
-                scaler.step(opt)
-                scaler.update()
-            else:
-                opt.step()
-            for k, v in losses.items():
-                out[f"{phase}/{k}"] = v.detach()
-        return out
+
+        return run_step(self.model, self.specs, self.opts, batch, step, amp=self.amp, device=self.info.device,
+                        scalers=self.scalers, info=self.info, check=check)
 
     def save(self, step: int) -> None:
         rngs = D.gather_objects(capture_rng(), self.info)

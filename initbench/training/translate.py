@@ -65,7 +65,7 @@ def check_options(translator, num_styles: int, size: int | None) -> None:
     """Refuse ``--num-styles`` below 1 and a ``--size`` below the model's size multiple (before any work)."""
     if num_styles < 1:
         raise UsageError(f"--num-styles: expected at least 1; got {num_styles}")
-    multiple = int(getattr(translator, "size_multiple", 4))
+    multiple = int(translator.size_multiple)
     if size is not None and size < multiple:
         raise UsageError(f"--size: expected a short side of at least {multiple} pixels (the model's size multiple); got {size}")
 
@@ -86,7 +86,7 @@ def translate_files(
     from initbench.dataset.imageio import write_png
 
     check_options(translator, num_styles, size)
-    multiple = int(getattr(translator, "size_multiple", 4))
+    multiple = int(translator.size_multiple)
     k = num_styles if translator.is_multimodal else 1
     g = torch.Generator().manual_seed(seed)
     device = translator.device

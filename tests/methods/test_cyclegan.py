@@ -172,14 +172,15 @@ def test_training_steps_update_generators_and_discriminators():
     batch = {"a": torch.rand(1, 3, 16, 16) * 2 - 1, "b": torch.rand(1, 3, 16, 16) * 2 - 1}
     before = {k: v.clone() for k, v in m.state_dict().items()}
     for step in range(2):
+        shared: dict = {}  # one per step, as the trainer
         assert m.phases(step) == ["gen", "dis"]
         for phase in m.phases(step):
             opts[phase].zero_grad()
-            losses = m.phase_losses(phase, batch, step)
+            losses = m.phase_losses(phase, batch, step, shared)
             assert torch.isfinite(losses["total"])
             losses["total"].backward()
             opts[phase].step()
-    g = m.phase_losses("gen", batch, 2)
+    g = m.phase_losses("gen", batch, 2, {})
     assert {"G_A", "G_B", "cycle_A", "cycle_B", "idt_A", "idt_B", "total"} == set(g)
     assert torch.allclose(g["total"], sum(v for k, v in g.items() if k != "total"))
     after = m.state_dict()

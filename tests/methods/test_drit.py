@@ -135,9 +135,10 @@ def _run(m: DRIT, steps: list[int], batch: dict) -> dict:
     opts = {k: torch.optim.Adam(s.params, lr=s.lr, betas=s.betas, weight_decay=s.weight_decay) for k, s in specs.items()}
     seen = {}
     for step in steps:
+        shared: dict = {}  # one per step, as the trainer
         for phase in m.phases(step):
             opts[phase].zero_grad()
-            losses = m.phase_losses(phase, batch, step)
+            losses = m.phase_losses(phase, batch, step, shared)
             losses["total"].backward()
             if specs[phase].clip_grad_norm:
                 torch.nn.utils.clip_grad_norm_(specs[phase].params, specs[phase].clip_grad_norm)
@@ -162,7 +163,7 @@ def test_training_phases_losses_and_updates():
     for key in ("gen.decA1.0.model.1.weight", "enc_a.fc_B.0.weight", "disContent.model.0.model.1.weight", "disB2.Diss.0.0.model.1.weight"):
         assert not torch.equal(before[key], after[key]), key
     with pytest.raises(UsageError, match="batch size of at least 2"):
-        m.phase_losses("gen", {"a": batch["a"][:1], "b": batch["b"][:1]}, 5)
+        m.phase_losses("gen", {"a": batch["a"][:1], "b": batch["b"][:1]}, 5, {})
 
 
 def test_gen_total_is_the_authors_update_EG_loss():

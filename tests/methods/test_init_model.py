@@ -111,7 +111,8 @@ DIS = {"dis_a", "dis_b"}
 @pytest.mark.parametrize("variant", ["ds", "no-ds", "multiscale"])
 def test_every_loss_is_finite_and_reaches_the_right_parameters(batch, variant):
     m = make(variant)
-    losses = m.gen_losses(batch)
+    shared: dict = {}
+    losses = m.gen_losses(batch, shared)
     assert set(losses) == {"total", "x_g", "x_o", "c_g", "s_g", "c_o", "s_o", "c_assoc", "s_assoc", "cyc_g", "cyc_o", "cyc_gran",
                            "gan_g", "gan_o"}
     touched = {k: _touched(m, v) for k, v in losses.items()}
@@ -125,7 +126,7 @@ def test_every_loss_is_finite_and_reaches_the_right_parameters(batch, variant):
     obj_dis = DIS if variant != "no-ds" else {"dis_a_obj", "dis_b_obj"}
     assert DIS <= touched["gan_g"] and obj_dis <= touched["gan_o"]
     assert not touched["gan_o"] & (DIS - obj_dis) and not touched["gan_g"] & {"dis_a_obj", "dis_b_obj"}
-    d = m.dis_losses(batch)
+    d = m.dis_losses(batch, shared)
     dt = {k: _touched(m, v) for k, v in d.items()}
     assert dt["d_g"] == DIS and dt["d_o"] == obj_dis
     assert torch.isfinite(d["total"])
@@ -152,12 +153,13 @@ def test_batches_without_objects(batch):
     b = dict(batch)
     b["a_ncrops"] = torch.zeros_like(batch["a_ncrops"])
     b["b_ncrops"] = torch.zeros_like(batch["b_ncrops"])
-    losses = m.gen_losses(b)
+    shared: dict = {}
+    losses = m.gen_losses(b, shared)
     assert losses["x_o"].item() == 0 and losses["gan_o"].item() == 0 and torch.isfinite(losses["total"])
-    d = m.dis_losses(b)
+    d = m.dis_losses(b, shared)
     assert d["d_o"].item() == 0
     with pytest.raises(RuntimeError, match="needs the fakes of a generator phase"):
-        m.dis_losses(b)
+        m.dis_losses(b, shared)  # the discriminator phase took the fakes out of the step's dict
 
 
 def test_multiscale_uses_half_images_without_boxes(batch):
@@ -199,12 +201,13 @@ def test_every_term_enters_the_total_with_its_own_weight(batch, variant):
     unit = defaults.gen_losses(batch)
     m = make(variant, **PRIMES)
     torch.manual_seed(1)
-    losses = m.gen_losses(batch)
+    shared: dict = {}
+    losses = m.gen_losses(batch, shared)
     for k in WEIGHT_OF:  # the logged terms are unweighted: the same draws give the same values
         assert torch.equal(losses[k], unit[k]), k
     expected = sum(PRIMES[WEIGHT_OF[k]] * losses[k].item() for k in WEIGHT_OF)
     assert losses["total"].item() == pytest.approx(expected, rel=1e-5)
-    d = m.dis_losses(batch)
+    d = m.dis_losses(batch, shared)
     weighted = PRIMES["lambda_gan_g"] * d["d_g"].item() + PRIMES["lambda_gan_o"] * d["d_o"].item()
     assert d["total"].item() == pytest.approx(weighted, rel=1e-6)
 

@@ -225,9 +225,10 @@ def test_training_steps_with_the_cycle_term():
     batch = {"a": torch.rand(1, 3, 16, 16) * 2 - 1, "b": torch.rand(1, 3, 16, 16) * 2 - 1}
     before = m.gen_a.mlp.model[0].fc.weight.clone()
     for step in range(2):
+        shared: dict = {}  # one per step, as the trainer
         for phase in m.phases(step):
             opts[phase].zero_grad()
-            losses = m.phase_losses(phase, batch, step)
+            losses = m.phase_losses(phase, batch, step, shared)
             losses["total"].backward()
             opts[phase].step()
             assert torch.isfinite(losses["total"])
@@ -251,7 +252,7 @@ def test_each_weight_scales_its_own_loss_group():
         torch.manual_seed(0)
         m = MUNIT(dataclasses.replace(small_config(), **weights))
         torch.manual_seed(1)
-        runs[name] = {phase: m.phase_losses(phase, batch, 0) for phase in ("gen", "dis")}
+        runs[name] = {phase: m.phase_losses(phase, batch, 0, {}) for phase in ("gen", "dis")}
     gen, dis = runs["primes"]["gen"], runs["primes"]["dis"]
     for k, v in gen.items():  # logged terms are unweighted: the same draws give the same values
         if k != "total":
@@ -281,6 +282,6 @@ def test_a_training_step_under_bf16_autocast():
     m = MUNIT(small_config())
     batch = {"a": torch.rand(1, 3, 16, 16) * 2 - 1, "b": torch.rand(1, 3, 16, 16) * 2 - 1}
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        losses = m.phase_losses("gen", batch, 0)
+        losses = m.phase_losses("gen", batch, 0, {})
     losses["total"].backward()
     assert torch.isfinite(losses["total"]) and m.gen_a.mlp.model[2].fc.weight.grad.abs().sum() > 0

@@ -109,9 +109,10 @@ def test_training_steps_with_vae_terms():
     batch = {"a": torch.rand(1, 3, 16, 16) * 2 - 1, "b": torch.rand(1, 3, 16, 16) * 2 - 1}
     before = m.gen_a.enc.model[0].conv.weight.clone()
     for step in range(2):
+        shared: dict = {}  # one per step, as the trainer
         for phase in m.phases(step):
             opts[phase].zero_grad()
-            losses = m.phase_losses(phase, batch, step)
+            losses = m.phase_losses(phase, batch, step, shared)
             losses["total"].backward()
             opts[phase].step()
     assert set(losses) == {"adv_a", "adv_b", "recon_x_a", "recon_x_b", "kl_a", "kl_b", "kl_cyc_aba", "kl_cyc_bab", "cyc_x_a", "cyc_x_b", "total"}
@@ -130,7 +131,7 @@ def test_each_weight_scales_its_own_loss_group():
         torch.manual_seed(0)
         m = UNIT(dataclasses.replace(small_config(), **weights))
         torch.manual_seed(1)
-        runs[name] = {phase: m.phase_losses(phase, batch, 0) for phase in ("gen", "dis")}
+        runs[name] = {phase: m.phase_losses(phase, batch, 0, {}) for phase in ("gen", "dis")}
     gen, dis = runs["primes"]["gen"], runs["primes"]["dis"]
     for k, v in gen.items():  # logged terms are unweighted: the same draws give the same values
         if k != "total":
