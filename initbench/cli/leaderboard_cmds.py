@@ -10,6 +10,7 @@ from rich.table import Table as RichTable
 
 from initbench.cli.common import console, err_console, handle_errors, json_option, write_json, write_text_to_stdout
 from initbench.errors import UsageError
+from initbench.files import write_atomic
 from initbench.leaderboard.benchmarks import BENCHMARKS
 from initbench.leaderboard.render import COLUMNS, build_tables, legend, render_html, render_markdown, row_cells
 from initbench.leaderboard.results import build_entry
@@ -123,10 +124,7 @@ def register(group: click.Group) -> None:
         if out == "-":
             write_text_to_stdout(text)
         else:
-            Path(out).parent.mkdir(parents=True, exist_ok=True)
-            tmp = Path(out).with_name(f".{Path(out).name}.tmp")
-            tmp.write_text(text, encoding="utf-8")
-            tmp.replace(out)
+            write_atomic(out, text)
             err_console.print(f"wrote {out}")
 
     @leaderboard.command("from-results")

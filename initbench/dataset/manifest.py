@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import csv
 import gzip
-import hashlib
 import io
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -21,12 +20,14 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
-from initbench.dataset.findings import Finding, make_finding
+from initbench.dataset.findings import Finding
 from initbench.dataset.imageio import png_size
 from initbench.dataset.index import ImageEntry, ReleaseIndex, index_root
 from initbench.dataset.release import CATEGORY_KEYS, DOMAINS
 from initbench.dataset.split import SPLITS, compute_split, frame_key
+from initbench.digests import sha256_file
 from initbench.errors import DataFormatError, UsageError
+from initbench.files import write_atomic
 
 COLUMNS = ("domain", "path", "split", "drive", "frame", "height", "width", "n_car", "n_sign", "n_person", "bytes", "sha256")
 
@@ -52,17 +53,6 @@ class ManifestRow:
     @property
     def key(self) -> str:
         return f"{self.domain}/{self.path}"
-
-
-def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while True:
-            b = fh.read(chunk)
-            if not b:
-                break
-            h.update(b)
-    return h.hexdigest()
 
 
 def _row_for(entry: ImageEntry, split: str, with_hash: bool) -> ManifestRow:
@@ -142,9 +132,7 @@ def write_manifest(path: str | os.PathLike, rows: Iterable[ManifestRow]) -> None
     data = manifest_text(rows).encode("utf-8")
     if path.name.endswith(".gz"):
         data = gzip.compress(data, compresslevel=9, mtime=0)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    write_atomic(path, data)
 
 
 def _int(v: str, col: str, path: str, line: int, optional: bool = False) -> int | None:

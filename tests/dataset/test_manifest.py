@@ -10,7 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from initbench.cli import main
-from initbench.dataset.manifest import COLUMNS, build_manifest, check_manifest, read_manifest, sha256_file, write_manifest
+from initbench.dataset.manifest import COLUMNS, build_manifest, check_manifest, read_manifest, write_manifest
+from initbench.digests import sha256_file
 from initbench.dataset.split import split_v1
 from initbench.dataset.synthetic import DEFAULT_PER_DOMAIN, DEFAULT_SIZE, plan_frames
 from initbench.errors import DataFormatError

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from initbench.cli import main
 from initbench.dataset.annotations import parse_file
 from initbench.dataset.manifest import check_manifest, read_manifest
-from initbench.dataset.png import decode_png, encode_png
+from initbench.dataset.png import encode_png
 from initbench.dataset.release import DOMAINS
 from initbench.dataset.split import frame_key, split_drives
 from initbench.dataset.synthetic import plan_frames, render_planned, synthesize
