@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Iterable
 
 from initbench.dataset.annotations import format_number
-from initbench.dataset.imageio import png_size
+from initbench.dataset.png import png_size
 from initbench.dataset.index import ImageEntry, ReleaseIndex, index_root
 from initbench.dataset.manifest import read_manifest
 from initbench.dataset.release import CATEGORIES, DOMAINS, check_domain

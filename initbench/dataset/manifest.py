@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 from initbench.dataset.findings import Finding
-from initbench.dataset.imageio import png_size
+from initbench.dataset.png import png_size
 from initbench.dataset.index import ImageEntry, ReleaseIndex, index_root
 from initbench.dataset.release import CATEGORY_KEYS, DOMAINS
 from initbench.dataset.split import SPLITS, compute_split, frame_key

@@ -41,10 +41,9 @@ import torch
 
 from initbench.dataset import transforms as T
 from initbench.dataset.annotations import Box, Record, write_file
-from initbench.dataset.imageio import png_size, read_rgb, write_png
 from initbench.dataset.index import index_root
 from initbench.dataset.manifest import build_manifest, write_manifest
-from initbench.dataset.png import PngError, read_png_header
+from initbench.dataset.png import PngError, png_size, read_png_header, read_rgb, write_png
 from initbench.dataset.split import compute_split
 from initbench.errors import UsageError
 from initbench.files import TEMP_MARK, write_atomic
@@ -52,6 +51,9 @@ from initbench.files import TEMP_MARK, write_atomic
 MANIFEST_NAME = "initbench-manifest.csv.gz"
 #: Settings and outcome of the run that wrote the copy (see the module docstring).
 SETTINGS_NAME = "initbench-prepare.json"
+#: zlib level of prepared images: a prepared copy is long-lived and read many times, so smaller files are worth
+#: the slower encode (the synthetic generator uses png.ZLIB_LEVEL = 1 for speed).
+PREPARED_PNG_LEVEL = 6
 
 Progress = Callable[[int, int], None]
 
@@ -72,7 +74,7 @@ def _resize_one(src: str, dst: Path, size: int, redo: bool) -> bool:
     img = read_rgb(src)
     h, w = img.shape[-2:]
     out, _ = T.resize(img, torch.zeros((0, 5)), T.short_side_size(h, w, size))
-    write_png(dst, out)
+    write_png(dst, out, level=PREPARED_PNG_LEVEL)
     return True
 
 

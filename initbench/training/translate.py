@@ -83,7 +83,7 @@ def translate_files(
     progress: Callable[[int, int], None] | None = None,
 ) -> list[dict]:
     """Write ``<stem>_s<k>.png`` per input and style; returns one record per written file."""
-    from initbench.dataset.imageio import write_png
+    from initbench.dataset.png import write_png
 
     check_options(translator, num_styles, size)
     multiple = int(getattr(translator, "size_multiple", 4))
