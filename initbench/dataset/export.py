@@ -143,13 +143,16 @@ def voc_xml(e: ImageEntry, h: int, w: int) -> str:
     return ET.tostring(ann, encoding="unicode") + "\n"
 
 
-def export_voc(images, out: str | os.PathLike, dropped: dict | None = None) -> dict:
+def _export_per_image(images, out: str | os.PathLike, fmt: str, suffix: str, render) -> dict:
+    """One file per image, ``OUT/<domain>/<relpath with suffix>``, holding ``render(entry, height, width)``."""
     out = Path(out)
-    n_boxes = 0
     for e, h, w in images:
-        write_atomic(out / e.domain / (e.relpath[: -len(".png")] + ".xml"), voc_xml(e, h, w))
-        n_boxes += len(e.boxes)
-    return {"format": "voc", "out": str(out), "images": len(images), "boxes": n_boxes}
+        write_atomic(out / e.domain / (e.relpath[: -len(".png")] + suffix), render(e, h, w))
+    return {"format": fmt, "out": str(out), "images": len(images), "boxes": sum(len(e.boxes) for e, _, _ in images)}
+
+
+def export_voc(images, out: str | os.PathLike, dropped: dict | None = None) -> dict:
+    return _export_per_image(images, out, "voc", ".xml", voc_xml)
 
 
 def boxes_text(e: ImageEntry, h: int, w: int) -> str:
@@ -157,12 +160,7 @@ def boxes_text(e: ImageEntry, h: int, w: int) -> str:
 
 
 def export_boxes(images, out: str | os.PathLike, dropped: dict | None = None) -> dict:
-    out = Path(out)
-    n_boxes = 0
-    for e, h, w in images:
-        write_atomic(out / e.domain / (e.relpath[: -len(".png")] + ".txt"), boxes_text(e, h, w))
-        n_boxes += len(e.boxes)
-    return {"format": "boxes", "out": str(out), "images": len(images), "boxes": n_boxes}
+    return _export_per_image(images, out, "boxes", ".txt", boxes_text)
 
 
 def read_voc(path: str | os.PathLike) -> list[tuple[int, float, float, float, float]]:
