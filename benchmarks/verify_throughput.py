@@ -37,7 +37,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from initbench.dataset.synthetic import synthesize  # noqa: E402
-from initbench.dataset.verify import iter_disk_images, verify_dataset  # noqa: E402
+from initbench.dataset.filescan import iter_disk_images  # noqa: E402
+from initbench.dataset.verify import verify_dataset  # noqa: E402
 
 
 def log(msg: str) -> None:

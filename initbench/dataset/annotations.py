@@ -29,7 +29,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable
 
 from initbench.dataset.findings import Finding, make_finding
 from initbench.dataset.release import DOMAINS
@@ -465,8 +465,3 @@ def find_annotation_files(root: str | os.PathLike) -> list[Path]:
                 if looks_like_annotation_file(p):
                     found.append(p)
     return found
-
-
-def iter_records(files: Iterable[str | os.PathLike]) -> Iterator[ParseResult]:
-    for f in files:
-        yield parse_file(f)

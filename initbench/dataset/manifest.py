@@ -16,9 +16,9 @@ import gzip
 import io
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable
 
 from initbench.dataset.findings import Finding
 from initbench.dataset.png import png_size
@@ -189,11 +189,6 @@ def read_manifest(path: str | os.PathLike) -> list[ManifestRow]:
     return rows
 
 
-def split_assignment(rows: Sequence[ManifestRow]) -> dict[str, str]:
-    """key -> split, from manifest rows."""
-    return {r.key: r.split for r in rows}
-
-
 def check_manifest(
     root: str | os.PathLike,
     manifest: str | os.PathLike,
@@ -213,7 +208,3 @@ def check_manifest(
 
     read_manifest(manifest)
     return compare_manifest(root, manifest, with_hash=with_hash, workers=workers, progress=progress)
-
-
-def manifest_fields() -> tuple[str, ...]:
-    return tuple(f.name for f in fields(ManifestRow) if f.name != "line")

@@ -28,11 +28,10 @@ from typing import Callable, Sequence
 
 from initbench.dataset.annotations import find_annotation_files, parse_lines, read_annotation_lines, record_chunks
 from initbench.dataset.dirscan import Ready, scan_tree, split_key
-from initbench.dataset.filescan import iter_disk_images, probe_file  # noqa: F401  (re-exported)
 from initbench.dataset.findings import ERROR, RULES, WARNING, Finding
 from initbench.dataset.release import CATEGORY_KEYS, DOMAINS, PAPER_COUNTS
 from initbench.dataset.validate import BOX_TOLERANCE_PX, MIN_BOX_SIZE_PX, DuplicateTracker, validate_record
-from initbench.dataset.verify_manifest import compare_manifest, load_manifest_groups, pool_size  # noqa: F401  (re-exported)
+from initbench.dataset.verify_manifest import load_manifest_groups, pool_size
 from initbench.digests import sha256_file
 from initbench.errors import UsageError
 
