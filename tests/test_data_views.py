@@ -43,5 +43,6 @@ def test_a_batch_without_the_half_view_is_refused_not_resized_again(loader_batch
 
 
 def test_missing_crops_name_every_missing_key():
-    with pytest.raises(UsageError, match=r"^batch: expected 'a_crops', 'a_ncrops' \(a loader built with crops=True\); got keys \['a'\]$"):
+    expected = r"^batch: expected 'a_crops', 'a_ncrops' \(a loader built with crops=True\); got keys \['a'\]$"
+    with pytest.raises(UsageError, match=expected):
         init_bank.gather_crops({"a": torch.zeros(1, 3, 8, 8)}, "a", 3)

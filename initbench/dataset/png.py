@@ -158,7 +158,8 @@ def read_rgb(path: str | os.PathLike):
     except OSError as exc:
         raise DataFormatError(f"cannot read the image: {exc.strerror or exc}", str(path)) from exc
     if not data.startswith(PNG_SIGNATURE):
-        raise DataFormatError(f"expected a PNG file (signature 89 50 4E 47); found {data[:8].hex(' ') or 'an empty file'}", str(path))
+        found = data[:8].hex(" ") or "an empty file"
+        raise DataFormatError(f"expected a PNG file (signature 89 50 4E 47); found {found}", str(path))
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=_DEPRECATED)
