@@ -36,7 +36,7 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
 from initbench.dataset.annotations import Box, Record, write_file
-from initbench.dataset.imageio import read_rgb
+from initbench.dataset.png import read_rgb
 from initbench.dataset.loaders import DomainImages
 from initbench.dataset.prepare import prepare
 

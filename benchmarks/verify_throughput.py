@@ -40,7 +40,8 @@ from bench_common import log  # noqa: E402
 from bench_common import machine as bench_machine  # noqa: E402
 
 from initbench.dataset.synthetic import synthesize  # noqa: E402
-from initbench.dataset.verify import iter_disk_images, verify_dataset  # noqa: E402
+from initbench.dataset.filescan import iter_disk_images  # noqa: E402
+from initbench.dataset.verify import verify_dataset  # noqa: E402
 
 
 def machine() -> dict:

@@ -162,7 +162,7 @@ def translate_cmd(method, ckpt, official_ckpt, config, ckpt_task, input_path, ou
     """Translate images; writes OUT/<stem>_s<k>.png with the exact outputs (no min-max stretching)."""
     from initbench.training.checkpoints import resolve_translator
     from initbench.training.direction import resolve_direction
-    from initbench.training.translate import check_options, list_inputs, translate_files
+    from initbench.translate import check_options, list_inputs, translate_files
 
     translator = resolve_translator(method, ckpt=ckpt, official_ckpt=official_ckpt, config=config, device=device,
                                     ckpt_task=ckpt_task, need_task=task is not None)

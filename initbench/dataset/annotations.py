@@ -29,10 +29,11 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable
 
 from initbench.dataset.findings import Finding, make_finding
 from initbench.dataset.release import DOMAINS
+from initbench.files import write_atomic
 
 
 @dataclass(frozen=True, slots=True)
@@ -438,11 +439,7 @@ def format_records(records: Iterable[Record]) -> str:
 
 def write_file(path: str | os.PathLike, records: Iterable[Record]) -> None:
     """Write records atomically (temporary name, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(format_records(records), encoding="utf-8")
-    os.replace(tmp, path)
+    write_atomic(path, format_records(records))
 
 
 def looks_like_annotation_file(path: str | os.PathLike, probe_bytes: int = 4096) -> bool:
@@ -468,8 +465,3 @@ def find_annotation_files(root: str | os.PathLike) -> list[Path]:
                 if looks_like_annotation_file(p):
                     found.append(p)
     return found
-
-
-def iter_records(files: Iterable[str | os.PathLike]) -> Iterator[ParseResult]:
-    for f in files:
-        yield parse_file(f)

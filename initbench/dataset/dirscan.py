@@ -22,7 +22,7 @@ from collections import deque
 from pathlib import Path
 from typing import Callable
 
-from initbench.dataset.filescan import probe_file
+from initbench.dataset.filescan import iter_image_folders, probe_file
 from initbench.dataset.findings import Finding, make_finding
 from initbench.dataset.png import CHANNELS, PngHeader
 from initbench.dataset.release import DOMAINS
@@ -163,34 +163,24 @@ def scan_tree(
     def walk_error(exc: OSError) -> None:
         after.append(make_finding("image-unreadable", getattr(exc, "filename", "") or str(root), None, f"cannot list this folder: {exc.strerror or exc}"))
 
-    for d in DOMAINS:
-        base = root / d
-        if not base.is_dir():
-            continue
-        for dirpath, dirnames, filenames in os.walk(base, onerror=walk_error):
-            dirnames[:] = sorted(n for n in dirnames if not n.startswith("."))
-            names = sorted(n for n in filenames if n.lower().endswith(".png") and not n.startswith("."))
-            if not names:
-                continue
-            reldir = os.path.relpath(dirpath, base).replace(os.sep, "/")
-            reldir = "" if reldir == "." else reldir
-            folder = f"{d}/{reldir}" if reldir else d
-            rec_group = records.pop(folder, {}) if records is not None else None
-            row_group = rows.pop(folder, {}) if rows is not None else None
-            images[d] += len(names)
-            for i in range(0, len(names), MAX_BATCH):
-                chunk = names[i:i + MAX_BATCH]
-                if batch and batch_files + len(chunk) > MAX_BATCH:
-                    submit()
-                    drain(window)
-                rec_sub = {n: rec_group.pop(n) for n in chunk if n in rec_group} if rec_group is not None else None
-                row_sub = {n: row_group.pop(n) for n in chunk if n in row_group} if row_group is not None else None
-                batch.append((d, reldir, dirpath, chunk, rec_sub, row_sub))
-                batch_files += len(chunk)
-            after += missing_findings(root, folder, rec_group, row_group, sources, manifest)
-            if batch_files >= MIN_BATCH:
+    for d, reldir, dirpath, names in iter_image_folders(root, onerror=walk_error):
+        folder = f"{d}/{reldir}" if reldir else d
+        rec_group = records.pop(folder, {}) if records is not None else None
+        row_group = rows.pop(folder, {}) if rows is not None else None
+        images[d] += len(names)
+        for i in range(0, len(names), MAX_BATCH):
+            chunk = names[i:i + MAX_BATCH]
+            if batch and batch_files + len(chunk) > MAX_BATCH:
                 submit()
                 drain(window)
+            rec_sub = {n: rec_group.pop(n) for n in chunk if n in rec_group} if rec_group is not None else None
+            row_sub = {n: row_group.pop(n) for n in chunk if n in row_group} if row_group is not None else None
+            batch.append((d, reldir, dirpath, chunk, rec_sub, row_sub))
+            batch_files += len(chunk)
+        after += missing_findings(root, folder, rec_group, row_group, sources, manifest)
+        if batch_files >= MIN_BATCH:
+            submit()
+            drain(window)
     submit()
     drain(0)
     for folder in list(records or {}):

@@ -30,12 +30,13 @@ from pathlib import Path
 from typing import Iterable
 
 from initbench.dataset.annotations import format_number
-from initbench.dataset.imageio import png_size
+from initbench.dataset.png import png_size
 from initbench.dataset.index import ImageEntry, ReleaseIndex, index_root
 from initbench.dataset.manifest import read_manifest
 from initbench.dataset.release import CATEGORIES, DOMAINS, check_domain
 from initbench.dataset.split import compute_split
 from initbench.errors import UsageError
+from initbench.files import write_atomic
 
 FORMATS = ("coco", "voc", "boxes")
 
@@ -84,13 +85,6 @@ def select_images(
     return out
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def coco_dict(images: list[tuple[ImageEntry, int, int]], dropped: dict | None = None) -> dict:
     """The COCO instances dict for these images; ``dropped`` (:meth:`ReleaseIndex.drop_report`) goes into ``info``."""
     imgs, anns = [], []
@@ -120,7 +114,7 @@ def coco_dict(images: list[tuple[ImageEntry, int, int]], dropped: dict | None = 
 
 def export_coco(images, out: str | os.PathLike, dropped: dict | None = None) -> dict:
     d = coco_dict(images, dropped)
-    _atomic_write(Path(out), json.dumps(d) + "\n")
+    write_atomic(Path(out), json.dumps(d) + "\n")
     return {"format": "coco", "out": str(out), "images": len(d["images"]), "boxes": len(d["annotations"])}
 
 
@@ -149,13 +143,16 @@ def voc_xml(e: ImageEntry, h: int, w: int) -> str:
     return ET.tostring(ann, encoding="unicode") + "\n"
 
 
-def export_voc(images, out: str | os.PathLike, dropped: dict | None = None) -> dict:
+def _export_per_image(images, out: str | os.PathLike, fmt: str, suffix: str, render) -> dict:
+    """One file per image, ``OUT/<domain>/<relpath with suffix>``, holding ``render(entry, height, width)``."""
     out = Path(out)
-    n_boxes = 0
     for e, h, w in images:
-        _atomic_write(out / e.domain / (e.relpath[: -len(".png")] + ".xml"), voc_xml(e, h, w))
-        n_boxes += len(e.boxes)
-    return {"format": "voc", "out": str(out), "images": len(images), "boxes": n_boxes}
+        write_atomic(out / e.domain / (e.relpath[: -len(".png")] + suffix), render(e, h, w))
+    return {"format": fmt, "out": str(out), "images": len(images), "boxes": sum(len(e.boxes) for e, _, _ in images)}
+
+
+def export_voc(images, out: str | os.PathLike, dropped: dict | None = None) -> dict:
+    return _export_per_image(images, out, "voc", ".xml", voc_xml)
 
 
 def boxes_text(e: ImageEntry, h: int, w: int) -> str:
@@ -163,12 +160,7 @@ def boxes_text(e: ImageEntry, h: int, w: int) -> str:
 
 
 def export_boxes(images, out: str | os.PathLike, dropped: dict | None = None) -> dict:
-    out = Path(out)
-    n_boxes = 0
-    for e, h, w in images:
-        _atomic_write(out / e.domain / (e.relpath[: -len(".png")] + ".txt"), boxes_text(e, h, w))
-        n_boxes += len(e.boxes)
-    return {"format": "boxes", "out": str(out), "images": len(images), "boxes": n_boxes}
+    return _export_per_image(images, out, "boxes", ".txt", boxes_text)
 
 
 def read_voc(path: str | os.PathLike) -> list[tuple[int, float, float, float, float]]:
@@ -197,5 +189,5 @@ def export(fmt: str, root, out, split=None, domains=None, manifest=None, skip_in
     summary = {"coco": export_coco, "voc": export_voc, "boxes": export_boxes}[fmt](images, out, report)
     summary.update(root=str(root), split=split or "all", skip_invalid=bool(skip_invalid), **report)
     if fmt != "coco":
-        _atomic_write(Path(out) / SUMMARY_NAME, json.dumps(summary, indent=2) + "\n")
+        write_atomic(Path(out) / SUMMARY_NAME, json.dumps(summary, indent=2) + "\n")
     return summary

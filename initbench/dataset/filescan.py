@@ -85,8 +85,19 @@ def _size_or_zero(path: str) -> int:
         return 0
 
 
-def iter_disk_images(root: str | os.PathLike, onerror: Callable[[OSError], None] | None = None) -> Iterator[tuple[str, str, str]]:
-    """Every ``*.png`` under the domain folders, sorted: (domain, relpath, absolute path)."""
+def is_image_name(name: str) -> bool:
+    """A file name the tree walkers count as an image: ``*.png`` (any case), not hidden (temporaries are hidden)."""
+    return name.lower().endswith(".png") and not name.startswith(".")
+
+
+def iter_image_folders(
+    root: str | os.PathLike, onerror: Callable[[OSError], None] | None = None
+) -> Iterator[tuple[str, str, str, list[str]]]:
+    """Every folder under the domain folders of ``root`` that holds images, in sorted order:
+    (domain, folder relative to the domain ("" for the domain folder itself), absolute folder, sorted image names).
+
+    The one walk of an image tree: hidden folders are skipped, names follow :func:`is_image_name`.
+    """
     root = Path(root)
     for d in DOMAINS:
         base = root / d
@@ -94,8 +105,14 @@ def iter_disk_images(root: str | os.PathLike, onerror: Callable[[OSError], None]
             continue
         for dirpath, dirnames, filenames in os.walk(base, onerror=onerror):
             dirnames[:] = sorted(n for n in dirnames if not n.startswith("."))
-            rel_dir = os.path.relpath(dirpath, base).replace(os.sep, "/")
-            for name in sorted(filenames):
-                if name.lower().endswith(".png") and not name.startswith("."):
-                    rel = name if rel_dir == "." else f"{rel_dir}/{name}"
-                    yield d, rel, os.path.join(dirpath, name)
+            names = sorted(n for n in filenames if is_image_name(n))
+            if names:
+                reldir = os.path.relpath(dirpath, base).replace(os.sep, "/")
+                yield d, "" if reldir == "." else reldir, dirpath, names
+
+
+def iter_disk_images(root: str | os.PathLike, onerror: Callable[[OSError], None] | None = None) -> Iterator[tuple[str, str, str]]:
+    """Every image under the domain folders, sorted: (domain, relpath, absolute path)."""
+    for d, reldir, dirpath, names in iter_image_folders(root, onerror):
+        for name in names:
+            yield d, f"{reldir}/{name}" if reldir else name, os.path.join(dirpath, name)

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Iterable
 
 from initbench.dataset.annotations import Record, domain_from_filename, looks_like_annotation_file, parse_file
+from initbench.dataset.filescan import is_image_name
 from initbench.dataset.findings import ERROR, Finding, make_finding
 from initbench.dataset.png import PngError, read_png_header
 from initbench.dataset.release import DOMAINS
@@ -57,6 +58,8 @@ class ImageEntry:
 
 
 def _walk(root: Path) -> tuple[list[tuple[str, str]], list[Path]]:
+    """(domain, relpath) of every image and every ``*.txt`` under ``root``, in one pass: annotation files may lie
+    outside the domain folders, so this walks the whole root (images as :func:`~.filescan.iter_image_folders`)."""
     images: list[tuple[str, str]] = []
     texts: list[Path] = []
     for dirpath, dirnames, filenames in os.walk(root):
@@ -65,7 +68,7 @@ def _walk(root: Path) -> tuple[list[tuple[str, str]], list[Path]]:
         top = rel_dir.parts[0] if rel_dir.parts else None
         for name in sorted(filenames):
             low = name.lower()
-            if low.endswith(".png") and top in DOMAINS and not name.startswith("."):
+            if top in DOMAINS and is_image_name(name):
                 images.append((top, (rel_dir / name).relative_to(top).as_posix()))
             elif low.endswith(".txt"):
                 texts.append(Path(dirpath) / name)

@@ -77,7 +77,7 @@ from torch.utils.data import Dataset, default_collate
 
 from initbench.dataset import transforms as T
 from initbench.dataset.crops import background_mask, crop_order, instance_crops
-from initbench.dataset.imageio import read_rgb
+from initbench.dataset.png import read_rgb
 from initbench.dataset.index import ImageEntry, index_root
 from initbench.dataset.release import check_domain, parse_task
 from initbench.dataset.split import compute_split

@@ -13,20 +13,21 @@ from __future__ import annotations
 
 import csv
 import gzip
-import hashlib
 import io
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable
 
-from initbench.dataset.findings import Finding, make_finding
-from initbench.dataset.imageio import png_size
+from initbench.dataset.findings import Finding
+from initbench.dataset.png import png_size
 from initbench.dataset.index import ImageEntry, ReleaseIndex, index_root
 from initbench.dataset.release import CATEGORY_KEYS, DOMAINS
 from initbench.dataset.split import SPLITS, compute_split, frame_key
+from initbench.digests import sha256_file
 from initbench.errors import DataFormatError, UsageError
+from initbench.files import write_atomic
 
 COLUMNS = ("domain", "path", "split", "drive", "frame", "height", "width", "n_car", "n_sign", "n_person", "bytes", "sha256")
 
@@ -52,17 +53,6 @@ class ManifestRow:
     @property
     def key(self) -> str:
         return f"{self.domain}/{self.path}"
-
-
-def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while True:
-            b = fh.read(chunk)
-            if not b:
-                break
-            h.update(b)
-    return h.hexdigest()
 
 
 def _row_for(entry: ImageEntry, split: str, with_hash: bool) -> ManifestRow:
@@ -142,9 +132,7 @@ def write_manifest(path: str | os.PathLike, rows: Iterable[ManifestRow]) -> None
     data = manifest_text(rows).encode("utf-8")
     if path.name.endswith(".gz"):
         data = gzip.compress(data, compresslevel=9, mtime=0)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    write_atomic(path, data)
 
 
 def _int(v: str, col: str, path: str, line: int, optional: bool = False) -> int | None:
@@ -201,11 +189,6 @@ def read_manifest(path: str | os.PathLike) -> list[ManifestRow]:
     return rows
 
 
-def split_assignment(rows: Sequence[ManifestRow]) -> dict[str, str]:
-    """key -> split, from manifest rows."""
-    return {r.key: r.split for r in rows}
-
-
 def check_manifest(
     root: str | os.PathLike,
     manifest: str | os.PathLike,
@@ -225,7 +208,3 @@ def check_manifest(
 
     read_manifest(manifest)
     return compare_manifest(root, manifest, with_hash=with_hash, workers=workers, progress=progress)
-
-
-def manifest_fields() -> tuple[str, ...]:
-    return tuple(f.name for f in fields(ManifestRow) if f.name != "line")

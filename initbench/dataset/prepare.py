@@ -41,16 +41,19 @@ import torch
 
 from initbench.dataset import transforms as T
 from initbench.dataset.annotations import Box, Record, write_file
-from initbench.dataset.imageio import png_size, read_rgb, write_png
 from initbench.dataset.index import index_root
 from initbench.dataset.manifest import build_manifest, write_manifest
-from initbench.dataset.png import PngError, read_png_header
+from initbench.dataset.png import PngError, png_size, read_png_header, read_rgb, write_png
 from initbench.dataset.split import compute_split
 from initbench.errors import UsageError
+from initbench.files import TEMP_MARK, write_atomic
 
 MANIFEST_NAME = "initbench-manifest.csv.gz"
 #: Settings and outcome of the run that wrote the copy (see the module docstring).
 SETTINGS_NAME = "initbench-prepare.json"
+#: zlib level of prepared images: a prepared copy is long-lived and read many times, so smaller files are worth
+#: the slower encode (the synthetic generator uses png.ZLIB_LEVEL = 1 for speed).
+PREPARED_PNG_LEVEL = 6
 
 Progress = Callable[[int, int], None]
 
@@ -71,14 +74,8 @@ def _resize_one(src: str, dst: Path, size: int, redo: bool) -> bool:
     img = read_rgb(src)
     h, w = img.shape[-2:]
     out, _ = T.resize(img, torch.zeros((0, 5)), T.short_side_size(h, w, size))
-    write_png(dst, out)
+    write_png(dst, out, level=PREPARED_PNG_LEVEL)
     return True
-
-
-def _atomic_json(path: Path, obj: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(obj, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def check_previous_run(out: Path, settings: dict, redo: bool) -> None:
@@ -112,7 +109,7 @@ def _clean_stale_temps(out: Path) -> int:
     n = 0
     for dirpath, _, filenames in os.walk(out):
         for name in filenames:
-            if name.startswith(".") and ".tmp-" in name:
+            if name.startswith(".") and TEMP_MARK in name:
                 os.remove(os.path.join(dirpath, name))
                 n += 1
     return n
@@ -150,7 +147,7 @@ def prepare(
     out.mkdir(parents=True, exist_ok=True)
     stale = _clean_stale_temps(out)
     record = {"settings": settings, "complete": False}
-    _atomic_json(out / SETTINGS_NAME, record)
+    write_atomic(out / SETTINGS_NAME, json.dumps(record, indent=2) + "\n")
     entries = list(index.values())
     written = skipped = 0
     workers = workers or min(8, os.cpu_count() or 1)
@@ -225,6 +222,6 @@ def prepare(
         summary["findings"] = [f for f in report["findings"] if f["severity"] == "error"]
         summary["warnings"] = sum(1 for f in report["findings"] if f["severity"] != "error")
         outcome["copy_errors"] = len(summary["findings"])
-    _atomic_json(out / SETTINGS_NAME, {"settings": settings, "complete": True, **outcome})
+    write_atomic(out / SETTINGS_NAME, json.dumps({"settings": settings, "complete": True, **outcome}, indent=2) + "\n")
     summary["seconds"] = round(time.perf_counter() - t0, 3)
     return summary

@@ -17,8 +17,6 @@ Resizing is antialiased bilinear (torch's ``antialias=True``), on uint8 when giv
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torchvision.transforms.v2.functional as TF
 
@@ -148,7 +146,3 @@ def pad_boxes(boxes: torch.Tensor, k: int) -> torch.Tensor:
     n = min(k, boxes.shape[0])
     out[:n] = boxes[:n]
     return out
-
-
-def is_finite_box(b) -> bool:
-    return all(math.isfinite(float(v)) for v in b[1:])

@@ -17,7 +17,6 @@ Two thresholds, both in pixels of the frame the record's size line describes:
 from __future__ import annotations
 
 import math
-from typing import Iterable, Iterator
 
 from initbench.dataset.annotations import Record
 from initbench.dataset.findings import Finding, make_finding
@@ -71,12 +70,6 @@ def validate_record(rec: Record, *, tolerance: float = BOX_TOLERANCE_PX, min_siz
         else:
             seen[key] = b.line
     return out
-
-
-def validate_records(records: Iterable[Record], **kw) -> Iterator[Finding]:
-    """:func:`validate_record` over many records."""
-    for rec in records:
-        yield from validate_record(rec, **kw)
 
 
 class DuplicateTracker:

@@ -18,7 +18,6 @@ whatever the number of workers. Nothing here raises on a bad file: every problem
 
 from __future__ import annotations
 
-import hashlib
 import os
 import time
 from collections import deque
@@ -29,11 +28,11 @@ from typing import Callable, Sequence
 
 from initbench.dataset.annotations import find_annotation_files, parse_lines, read_annotation_lines, record_chunks
 from initbench.dataset.dirscan import Ready, scan_tree, split_key
-from initbench.dataset.filescan import iter_disk_images, probe_file  # noqa: F401  (re-exported)
-from initbench.dataset.findings import ERROR, RULES, WARNING, Finding, make_finding
+from initbench.dataset.findings import ERROR, RULES, WARNING, Finding
 from initbench.dataset.release import CATEGORY_KEYS, DOMAINS, PAPER_COUNTS
 from initbench.dataset.validate import BOX_TOLERANCE_PX, MIN_BOX_SIZE_PX, DuplicateTracker, validate_record
-from initbench.dataset.verify_manifest import compare_manifest, load_manifest_groups, pool_size  # noqa: F401  (re-exported)
+from initbench.dataset.verify_manifest import load_manifest_groups, pool_size
+from initbench.digests import sha256_file
 from initbench.errors import UsageError
 
 Progress = Callable[[int, int], None]
@@ -202,13 +201,10 @@ def _read_annotations(files: list[Path], pool, workers: int, tolerance: float, m
 
 
 def _sha256(path: Path) -> str | None:
-    h = hashlib.sha256()
+    """sha256 of an annotation file, None when it cannot be read (the reading step reports why)."""
     try:
-        with open(path, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                h.update(block)
+        return sha256_file(path)
     except OSError:
         return None
-    return h.hexdigest()
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from initbench.dataset.dirscan import scan_tree, split_key
-from initbench.dataset.findings import Finding, make_finding
+from initbench.dataset.findings import Finding
 from initbench.errors import DataFormatError, UsageError
 
 Progress = Callable[[int, int], None]

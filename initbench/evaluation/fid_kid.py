@@ -114,19 +114,6 @@ def fid_kid_from_features(
     return {"fid": fid, "kid": kid[KEY_METRIC_KID_MEAN], "kid_std": kid[KEY_METRIC_KID_STD], "kid_subset_size": size, "kid_subsets": kid_subsets}
 
 
-class TensorDataset(torch.utils.data.Dataset):
-    """A dataset of uint8 ``3 x H x W`` tensors, the input form torch-fidelity takes."""
-
-    def __init__(self, images_uint8: torch.Tensor):
-        self.x = images_uint8
-
-    def __len__(self):
-        return self.x.shape[0]
-
-    def __getitem__(self, i):
-        return self.x[i]
-
-
 def fid_kid_datasets(ds1, ds2, *, extractor: str = DEFAULT_EXTRACTOR, layer: str = "2048", weights_path=None,
                      kid_subsets: int = 100, kid_subset_size: int = 1000, rng_seed: int = 2020, batch_size: int = 32) -> dict:
     """``torch_fidelity.calculate_metrics`` on two datasets of uint8 tensors (cache off, CPU)."""

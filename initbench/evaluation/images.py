@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 
 from initbench.dataset import transforms as T
-from initbench.dataset.imageio import read_rgb
+from initbench.dataset.png import read_rgb
 
 from initbench.dataset.release import check_domain
 from initbench.errors import UsageError

@@ -15,7 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
+
+from initbench.errors import UsageError
 
 #: Granularity levels, coarse to fine.
 LEVELS = {"global": 0, "background": 1, "object": 2}
@@ -52,15 +53,26 @@ class Objects:
         return int(self.images.shape[0])
 
 
+def require_views(batch: dict, side: str, views: tuple[str, ...], loader_option: str) -> list[torch.Tensor]:
+    """``batch[f"{side}_{view}"]`` for each view, or :class:`~initbench.errors.UsageError` naming the loader option.
+
+    Crops, background masks and half-scale images come from the data layer only
+    (:mod:`initbench.dataset.crops`, :func:`initbench.dataset.transforms.half_scale`): a method that re-derived them
+    would train on other pixels than the loader's (another box-to-pixel rule, another resize).
+    """
+    missing = [f"{side}_{v}" for v in views if batch.get(f"{side}_{v}") is None]
+    if missing:
+        raise UsageError(
+            f"batch: expected {', '.join(repr(k) for k in missing)} (a loader built with {loader_option}); "
+            f"got keys {sorted(batch)}"
+        )
+    return [batch[f"{side}_{v}"] for v in views]
+
+
 def gather_crops(batch: dict, side: str, max_objects: int) -> Objects:
     """Flatten ``batch[f"{side}_crops"]`` (``B x Kc x 3 x S x S``, ``{side}_ncrops`` valid per row) into :class:`Objects`,
     keeping at most ``max_objects`` per image (the first ones, in the loader's order)."""
-    crops = batch.get(f"{side}_crops")
-    ncrops = batch.get(f"{side}_ncrops")
-    if crops is None or ncrops is None:
-        raise KeyError(
-            f"batch: expected '{side}_crops' and '{side}_ncrops' (a loader with crops=True); got keys {sorted(batch)}"
-        )
+    crops, ncrops = require_views(batch, side, ("crops", "ncrops"), "crops=True")
     b, kc = crops.shape[:2]
     k = min(kc, max_objects)
     valid = torch.arange(k, device=crops.device)[None, :] < ncrops.to(crops.device).view(b, 1)
@@ -69,33 +81,16 @@ def gather_crops(batch: dict, side: str, max_objects: int) -> Objects:
 
 
 def half_scale(batch: dict, side: str) -> Objects:
-    """The multi-scale branch: ``batch[f"{side}_half"]`` if the loader gave it, else an area-resized copy of ``batch[side]``."""
-    half = batch.get(f"{side}_half")
-    x = batch[side]
-    if half is None:
-        half = F.interpolate(x, size=(x.shape[2] // 2, x.shape[3] // 2), mode="area")
-    return Objects(images=half, image_index=torch.arange(x.shape[0], device=x.device))
+    """The multi-scale branch: the loader's ``batch[f"{side}_half"]`` (``B x 3 x H/2 x W/2``), one per image."""
+    (half,) = require_views(batch, side, ("half",), "half_scale=True")
+    return Objects(images=half, image_index=torch.arange(half.shape[0], device=half.device))
 
 
 def background_mask(batch: dict, side: str) -> torch.Tensor:
-    """``B x 1 x H x W`` float, 1 on background pixels: the loader's ``{side}_bg_mask``, else drawn from the boxes."""
-    mask = batch.get(f"{side}_bg_mask")
+    """``B x 1 x H x W``, 1 on background pixels: the loader's ``batch[f"{side}_bg_mask"]`` in the image's dtype and device."""
+    (mask,) = require_views(batch, side, ("bg_mask",), "crops=True")
     x = batch[side]
-    if mask is not None:
-        return mask.to(dtype=x.dtype, device=x.device)
-    b, _, h, w = x.shape
-    mask = torch.ones(b, 1, h, w, dtype=x.dtype, device=x.device)
-    boxes = batch.get(f"{side}_boxes")
-    if boxes is None:
-        return mask
-    for i in range(b):
-        for cls, x1, y1, x2, y2 in boxes[i].tolist():
-            if cls < 0:
-                continue
-            c1, r1 = max(0, int(x1)), max(0, int(y1))
-            c2, r2 = min(w, int(round(x2 + 0.5))), min(h, int(round(y2 + 0.5)))
-            mask[i, :, r1:r2, c1:c2] = 0
-    return mask
+    return mask.to(dtype=x.dtype, device=x.device)
 
 
 @dataclass

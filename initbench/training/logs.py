@@ -100,7 +100,7 @@ def save_grid(path: Path, rows: list[torch.Tensor]) -> Path:
     import torch.nn.functional as F
     from torchvision.utils import make_grid
 
-    from initbench.dataset.imageio import write_png
+    from initbench.dataset.png import write_png
 
     h, w = rows[0].shape[-2:]
     rows = [r if r.shape[-2:] == (h, w) else F.interpolate(r.float(), size=(h, w), mode="nearest") for r in rows]

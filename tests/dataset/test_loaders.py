@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, DistributedSampler
 
-from initbench.dataset.imageio import read_rgb
+from initbench.dataset.png import read_rgb
 from initbench.dataset.index import index_root
 from initbench.dataset.loaders import DomainImages, UnalignedPairs, collate_padded, split_for_root
 from initbench.dataset.split import split_key

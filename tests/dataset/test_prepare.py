@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -11,7 +10,7 @@ from click.testing import CliRunner
 
 from initbench.cli import main
 from initbench.dataset.annotations import find_annotation_files, parse_file
-from initbench.dataset.imageio import png_size
+from initbench.dataset.png import png_size
 from initbench.dataset.index import index_root
 from initbench.dataset.prepare import MANIFEST_NAME, prepare
 from initbench.errors import UsageError
@@ -123,7 +122,7 @@ def test_a_truncated_or_wrong_size_output_png_is_redone(mini_init_root, prepared
     pngs = sorted(out.rglob("*.png"))
     pngs[0].write_bytes(pngs[0].read_bytes()[:-20])  # torn by a copy, a full disk, ...
     shutil.copy(pngs[2], pngs[1])
-    from initbench.dataset.imageio import read_rgb, write_png
+    from initbench.dataset.png import read_rgb, write_png
 
     write_png(pngs[1], read_rgb(pngs[1])[:, :19, :])  # a complete PNG of the wrong size
     s = prepare(mini_init_root, out, size=20)

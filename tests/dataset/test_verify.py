@@ -14,7 +14,8 @@ from click.testing import CliRunner
 from initbench.cli import main
 from initbench.dataset.annotations import parse_file
 from initbench.dataset.png import PngError, encode_png, parse_png_header, read_png_header
-from initbench.dataset.verify import compare_manifest, verify_dataset
+from initbench.dataset.verify import verify_dataset
+from initbench.dataset.verify_manifest import compare_manifest
 
 
 @pytest.fixture

@@ -2,7 +2,20 @@ import pytest
 import torch
 
 from initbench.errors import WeightsMissingError
-from initbench.evaluation.fid_kid import FeatureStream, TensorDataset, fid_kid_datasets, fid_kid_from_features
+from initbench.evaluation.fid_kid import FeatureStream, fid_kid_datasets, fid_kid_from_features
+
+
+class TensorDataset(torch.utils.data.Dataset):  # test-only: the reference path takes datasets
+    """A dataset of uint8 ``3 x H x W`` tensors, the input form torch-fidelity takes."""
+
+    def __init__(self, images_uint8: torch.Tensor):
+        self.x = images_uint8
+
+    def __len__(self):
+        return self.x.shape[0]
+
+    def __getitem__(self, i):
+        return self.x[i]
 
 
 def _uint8(n, seed, shift=0):

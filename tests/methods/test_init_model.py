@@ -8,6 +8,7 @@ import torch
 from torch.utils.data import default_collate
 
 from initbench.methods.base import get_method
+from initbench.errors import UsageError
 from initbench.methods.init import DecodeJob, InitConfig, InitModel
 from initbench.methods.init_bank import association_allowed, check_association
 
@@ -162,13 +163,15 @@ def test_batches_without_objects(batch):
         m.dis_losses(b, shared)  # the discriminator phase took the fakes out of the step's dict
 
 
-def test_multiscale_uses_half_images_without_boxes(batch):
+def test_multiscale_needs_no_boxes_but_takes_the_half_view_from_the_batch(batch):
     m = make("multiscale")
-    b = {k: batch[k] for k in ("a", "b")}  # no boxes, crops or half views: the half view is computed
+    b = {k: batch[k] for k in ("a", "b", "a_half", "b_half")}  # no boxes or crops
     losses = m.gen_losses(b)
     assert losses["x_o"].item() > 0 and torch.isfinite(losses["total"])
-    with pytest.raises(KeyError, match="a loader with crops=True"):
+    with pytest.raises(UsageError, match="a loader built with crops=True"):
         make("ds").gen_losses(b)
+    with pytest.raises(UsageError, match=r"expected 'a_half' \(a loader built with half_scale=True\)"):
+        m.gen_losses({k: batch[k] for k in ("a", "b")})
 
 
 def test_fused_decoding_equals_separate_calls(batch):
@@ -259,7 +262,6 @@ def test_domain_generator_is_munits_generator_and_configs_stored_before_the_asso
 
 
 def test_init_refuses_sizes_that_are_not_multiples_of_4_as_the_baselines_do():
-    from initbench.errors import UsageError
 
     model = make().eval()
     assert model.size_multiple == 4

@@ -10,7 +10,7 @@ import torch
 from click.testing import CliRunner
 
 from initbench.cli import main
-from initbench.dataset.imageio import read_rgb, write_png
+from initbench.dataset.png import read_rgb, write_png
 from initbench.errors import UsageError
 from initbench.methods.init import InitConfig, InitModel
 from initbench.training.checkpoints import load_translator, resolve_translator, save_checkpoint

@@ -10,7 +10,7 @@ import torch
 from click.testing import CliRunner
 
 from initbench.cli import main
-from initbench.dataset.imageio import read_rgb as read_image, write_png
+from initbench.dataset.png import read_rgb as read_image, write_png
 from initbench.methods.init import InitConfig, InitModel
 from initbench.training.checkpoints import load_translator, save_checkpoint
 
@@ -143,7 +143,7 @@ def test_translate_keeps_inputs_with_the_same_stem_apart(tmp_path):
 def test_output_stems_stay_distinct():
     from pathlib import Path
 
-    from initbench.training.translate import output_stems
+    from initbench.translate import output_stems
 
     names = ["a.png", "a.jpg", "a_jpg.png", "b.png", "B.PNG"]
     assert output_stems([Path(n) for n in names]) == ["a_png", "a_jpg", "a_jpg-2", "b", "B-2"]

@@ -1,4 +1,6 @@
-"""Translate image files with any :class:`~initbench.methods.base.Translator` and write the exact outputs as PNG.
+"""`initbench translate`: inference. Translate image files with any :class:`~initbench.methods.base.Translator` and
+write the exact outputs as PNG. (A top-level module like :mod:`initbench.quickstart`: it uses a trained model and image
+files, so it belongs to neither ``training`` nor ``methods``, which know nothing of files.)
 
 Pixels: ``round((y + 1) / 2 * 255)`` clamped to 0..255 of the generator output ``y`` in [-1, 1]:
 no min-max stretching (the original MUNIT/DRIT scripts stretch each image to its own range,
@@ -20,6 +22,7 @@ from typing import Callable
 
 import torch
 
+from initbench.dataset.png import write_png
 from initbench.errors import DataFormatError, UsageError
 from initbench.training.logs import to_uint8
 
@@ -83,8 +86,6 @@ def translate_files(
     progress: Callable[[int, int], None] | None = None,
 ) -> list[dict]:
     """Write ``<stem>_s<k>.png`` per input and style; returns one record per written file."""
-    from initbench.dataset.imageio import write_png
-
     check_options(translator, num_styles, size)
     multiple = int(translator.size_multiple)
     k = num_styles if translator.is_multimodal else 1

@@ -1,0 +1,52 @@
+"""Writing files so that a reader never sees half of one: a temporary sibling, then ``os.replace``.
+
+Usable from every layer (like ``errors.py`` and ``digests.py``). The temporary file is
+``.<name>.tmp-<pid>-<thread>`` in the target's folder (same file system, so the rename is atomic;
+a leading dot, so tree walkers skip it; ``prepare`` removes stale ones). It is removed when the
+write fails, whatever the failure (a full disk, an exception of the caller, Ctrl-C).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Iterator
+
+TEMP_MARK = ".tmp-"
+
+
+def temp_name(path: Path) -> Path:
+    """The temporary sibling of ``path`` that this process and thread write first."""
+    return path.with_name(f".{path.name}{TEMP_MARK}{os.getpid()}-{threading.get_ident()}")
+
+
+@contextmanager
+def atomic_write(path: str | os.PathLike, mode: str = "wb", encoding: str | None = None) -> Iterator[IO]:
+    """Open a temporary sibling of ``path`` for writing; on a clean exit it replaces ``path``, else it is removed.
+
+    ``mode`` is ``"wb"`` or ``"w"`` (text: ``encoding`` defaults to UTF-8, newlines are written as given).
+    The parent folder is created.
+    """
+    if mode not in ("wb", "w"):
+        raise ValueError(f"atomic_write: expected mode 'wb' or 'w'; got {mode!r}")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temp_name(path)
+    text = dict(encoding=encoding or "utf-8", newline="") if mode == "w" else {}
+    try:
+        with open(tmp, mode, **text) as fh:
+            yield fh
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_atomic(path: str | os.PathLike, data: bytes | str, encoding: str = "utf-8") -> int:
+    """Write ``data`` (bytes, or text encoded with ``encoding``) to ``path`` atomically; returns the byte count."""
+    raw = data.encode(encoding) if isinstance(data, str) else bytes(data)
+    with atomic_write(path, "wb") as fh:
+        fh.write(raw)
+    return len(raw)

@@ -1,0 +1,33 @@
+"""initbench.files: a write either replaces the file whole or leaves it (and its folder) as it was."""
+
+from __future__ import annotations
+
+import pytest
+
+from initbench.files import atomic_write, write_atomic
+
+
+def test_write_atomic_replaces_whole_and_leaves_no_temporary(tmp_path):
+    p = tmp_path / "sub" / "out.txt"
+    assert write_atomic(p, "naïve\n") == len("naïve\n".encode("utf-8"))
+    assert p.read_bytes() == "naïve\n".encode("utf-8")
+    assert write_atomic(p, b"\x00\x01") == 2 and p.read_bytes() == b"\x00\x01"
+    assert sorted(x.name for x in p.parent.iterdir()) == ["out.txt"]
+
+
+def test_a_failed_write_keeps_the_old_file_and_removes_the_temporary(tmp_path):
+    p = tmp_path / "out.csv"
+    p.write_text("old\n")
+    with pytest.raises(RuntimeError, match="disk full"):
+        with atomic_write(p, "w") as fh:
+            fh.write("half of the new")
+            raise RuntimeError("disk full")
+    assert p.read_text() == "old\n"
+    assert sorted(x.name for x in tmp_path.iterdir()) == ["out.csv"]
+
+
+def test_text_mode_writes_newlines_as_given(tmp_path):
+    p = tmp_path / "a.csv"
+    with atomic_write(p, "w") as fh:
+        fh.write("a\r\nb\n")
+    assert p.read_bytes() == b"a\r\nb\n"
