@@ -46,6 +46,7 @@ from initbench.dataset.png import write_png
 from initbench.dataset.release import CATEGORY_KEYS, DOMAINS
 from initbench.dataset.synthetic_scene import make_drive_scene, render_frame
 from initbench.errors import UsageError
+from initbench.files import write_atomic
 
 DEFAULT_PER_DOMAIN = 64
 GENERATORS = ("v2", "v1")
@@ -78,14 +79,6 @@ class FramePlan:
     @property
     def key(self) -> str:
         return f"{self.domain}/{self.relpath}"
-
-
-@dataclass(frozen=True)
-class _Drive:
-    folder: str
-    clip: int
-    start: int
-    night: bool
 
 
 def _drive_length(per_domain: int) -> float:
@@ -343,7 +336,7 @@ def synthesize(
         from initbench.dataset.synthetic_v2 import LATENTS_FILE, latents_text
         from initbench.dataset.split import split_counts
 
-        write_text_atomic(root / LATENTS_FILE, latents_text(latents))
+        write_atomic(root / LATENTS_FILE, latents_text(latents))
         gt = [r for r in latents if r["source"] is not None]
         extra = {"latents": str(root / LATENTS_FILE), "split": "drives", "split_counts": split_counts(split),
                  "test_drives": len({p.drive for p in plans if p.key in test_keys}),
@@ -371,14 +364,6 @@ def _median_short_side(results: dict) -> float | None:
         return None
     n = len(sides)
     return float(sides[n // 2]) if n % 2 else (sides[n // 2 - 1] + sides[n // 2]) / 2.0
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary name in the same folder, then ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def _mix(seed: int, drive_index: int) -> int:

@@ -28,7 +28,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from initbench.digests import sha256_file
 from initbench.errors import CheckpointError, DataFormatError, UsageError
+from initbench.files import atomic_write
 
 #: How many keys of each kind an error message lists before it says "... and N more".
 MAX_LISTED = 12
@@ -206,14 +208,8 @@ def tensors_of(module: nn.Module) -> dict[str, torch.Tensor]:
 def save_atomic(obj: Any, path: str | os.PathLike) -> Path:
     """``torch.save(obj)`` to a temporary sibling, then rename onto ``path``; returns the path."""
     p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(f".{p.name}.tmp-{os.getpid()}")
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, p)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    with atomic_write(p) as fh:
+        torch.save(obj, fh)
     return p
 
 
@@ -348,16 +344,6 @@ def check_choice(name: str, value: Any, choices: tuple, source: str = "config") 
         raise UsageError(f"{source}: option {name!r}: expected one of {', '.join(map(str, choices))}; found {value!r}")
 
 
-def file_sha256(path: str | os.PathLike) -> str:
-    import hashlib
-
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def export_checked(translator: nn.Module, out: str | os.PathLike) -> dict[str, Any]:
     """Export ``translator`` in the authors' format, load the result back with ``load_official``
     (strict, the same config) and check that every exported tensor is bit-identical.
@@ -382,5 +368,5 @@ def export_checked(translator: nn.Module, out: str | os.PathLike) -> dict[str, A
         if key not in mine or not torch.equal(mine[key].detach().cpu(), value.detach().cpu()):
             raise CheckpointError(f"export to {out}: tensor {key} differs after loading the exported file back")
         checked += 1
-    files = [{"path": str(p), "bytes": Path(p).stat().st_size, "sha256": file_sha256(p)} for p in paths]
+    files = [{"path": str(p), "bytes": Path(p).stat().st_size, "sha256": sha256_file(p)} for p in paths]
     return {"method": translator.name, "out": str(out), "files": files, "tensors_checked": checked}

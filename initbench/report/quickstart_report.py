@@ -14,6 +14,7 @@ from pathlib import Path
 
 import torch
 
+from initbench.files import write_atomic
 from initbench.report.figures import data_uri, image_grid_png, line_chart_svg, read_loss_csv
 
 STYLE = """body{font-family:system-ui,sans-serif;margin:2em;max-width:72em;color:#222}
@@ -108,7 +109,5 @@ def write_report(ctx, path: str | os.PathLike) -> Path:
     parts.append(_facts(ctx))
     parts.append("</body></html>\n")
     p = Path(path)
-    tmp = p.with_name(f".{p.name}.tmp-{os.getpid()}")
-    tmp.write_text("\n".join(parts), encoding="utf-8")
-    os.replace(tmp, p)
+    write_atomic(p, "\n".join(parts))
     return p

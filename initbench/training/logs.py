@@ -10,6 +10,8 @@ from pathlib import Path
 
 import torch
 
+from initbench.files import atomic_write, write_atomic
+
 
 class LossLog:
     """Appends rows to ``losses.csv``; on resume keeps only rows up to the checkpoint's step."""
@@ -73,21 +75,16 @@ def _tensorboard(run_dir: Path):
 
 
 def _atomic_write_rows(path: Path, rows: list[list[str]]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "w", newline="") as fh:
+    with atomic_write(path, "w") as fh:
         csv.writer(fh).writerows(rows)
-    os.replace(tmp, path)
 
 
 def write_config(run_dir: Path, train_config: dict, method_config: dict, method: str, data: dict | None = None) -> None:
     """``RUN/config.json``; ``data``: what the dataset left out (``{"dropped": [...]}``), recorded when given."""
-    p = Path(run_dir) / "config.json"
-    tmp = p.with_name(f".{p.name}.tmp-{os.getpid()}")
     blob = {"method": method, "train": train_config, "method_config": method_config}
     if data is not None:
         blob["data"] = data
-    tmp.write_text(json.dumps(blob, indent=2, default=list) + "\n")
-    os.replace(tmp, p)
+    write_atomic(Path(run_dir) / "config.json", json.dumps(blob, indent=2, default=list) + "\n")
 
 
 def to_uint8(images: torch.Tensor) -> torch.Tensor:
