@@ -13,7 +13,7 @@ import platform
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import metadata, resources
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 
