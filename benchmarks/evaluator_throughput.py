@@ -82,7 +82,7 @@ def naive_loop(root, task, protocol, classifier_path, device, lpips_seed=0) -> d
     from initbench.evaluation import images as I
     from initbench.evaluation import inception as IS
     from initbench.evaluation.classifier import load_classifier
-    from initbench.evaluation.evaluator import exact_fp32
+    from initbench.evaluation.scorers import exact_fp32
     from initbench.evaluation.lpips_diversity import LpipsScorer
 
     P = protocol

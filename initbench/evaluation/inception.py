@@ -55,7 +55,8 @@ def inception_score(logits: torch.Tensor) -> dict[str, float]:
     return {"kl": kl, "exp": math.exp(kl)}
 
 
-def inception_score_splits(logits: torch.Tensor, splits: int = 10, shuffle: bool = True, rng_seed: int = 2020) -> dict[str, float]:
+def inception_score_splits(logits: torch.Tensor, splits: int = 10, shuffle: bool = True,
+                           rng_seed: int = 2020) -> dict[str, float]:
     """torch-fidelity's IS: rows shuffled by ``RandomState(rng_seed).permutation``, cut into
     ``splits`` chunks at ``i * N // splits``; mean and population std of exp(mean KL) per chunk."""
     lg = _check_logits(logits)
@@ -95,11 +96,21 @@ def conditional_inception_score(groups: list[torch.Tensor]) -> dict[str, float]:
     return {"kl": kl, "exp": math.exp(kl)}
 
 
+def is_from_summaries(marginal, neg_entropy) -> dict[str, float]:
+    """IS (1 split) from per-input ``marginal`` q_i and ``neg_entropy`` (:func:`input_summary`), equal sample counts:
+    ``is_kl = mean_i negent_i - sum_c q_c log q_c`` with ``q = mean_i q_i``."""
+    q = torch.tensor([list(m) for m in marginal], dtype=torch.float64).mean(dim=0)
+    is_kl = float(np.mean(neg_entropy)) - float(torch.xlogy(q, q).sum())
+    return {"is_kl": is_kl, "is_exp": math.exp(is_kl)}
+
+
+def cis_from_summaries(cis_kl) -> dict[str, float]:
+    """CIS from per-input ``cis_kl`` (equal sample counts): their mean, and its exp."""
+    kl = float(np.mean(cis_kl))
+    return {"cis_kl": kl, "cis_exp": math.exp(kl)}
+
+
 def scores_from_summaries(summaries: list[dict]) -> dict[str, float]:
     """IS (1 split) and CIS recomputed from :func:`input_summary` values of inputs with equal sample counts."""
-    q_i = torch.tensor([s["marginal"] for s in summaries], dtype=torch.float64)
-    q = q_i.mean(dim=0)
-    neg = float(np.mean([s["neg_entropy"] for s in summaries]))
-    is_kl = neg - float(torch.xlogy(q, q).sum())
-    cis_kl = float(np.mean([s["cis_kl"] for s in summaries]))
-    return {"is_kl": is_kl, "is_exp": math.exp(is_kl), "cis_kl": cis_kl, "cis_exp": math.exp(cis_kl)}
+    return {**is_from_summaries([s["marginal"] for s in summaries], [s["neg_entropy"] for s in summaries]),
+            **cis_from_summaries([s["cis_kl"] for s in summaries])}

@@ -40,15 +40,33 @@ def _numbers(values) -> list[float] | None:
     return [float(v) for v in values]
 
 
-def _xlogx_sum(q: list[float]) -> float:
-    return math.fsum(v * math.log(v) for v in q if v > 0)
+def _lpips_values(per_input: dict, pairing: str) -> list[float] | None:
+    """Every LPIPS pair value a ``per_input`` records under ``pairing`` (older files: the per-input means)."""
+    if pairing == "drit":
+        rows = per_input.get("lpips_drit_pairs")
+        ok = isinstance(rows, list) and all(isinstance(r, list) and len(r) == 3 for r in rows)
+        return _numbers([r[2] for r in rows]) if ok else None
+    rows = per_input.get("lpips_pairs")
+    if isinstance(rows, list) and all(isinstance(r, list) for r in rows):
+        return _numbers([v for r in rows for v in r])
+    return _numbers(per_input.get("lpips"))
+
+
+def _marginals(per_input: dict, n: int) -> list[list[float]] | None:
+    """The ``n`` per-input marginals, each a list of numbers of one common length; None when they are not that."""
+    marg = per_input.get("marginal")
+    if not isinstance(marg, list) or len(marg) != n or not all(_numbers(m) for m in marg):
+        return None
+    return marg if all(len(m) == len(marg[0]) for m in marg) else None
 
 
 def recompute_metrics(results: dict) -> dict[str, float]:
     """Metrics that follow from ``results["per_input"]`` alone: ``{metric: value}`` (those it allows).
 
+    The evaluator's own functions (:mod:`initbench.evaluation.metrics`) on the recorded values:
+
     * ``lpips_diversity``: mean over every LPIPS pair (``lpips_pairs``, or ``lpips_drit_pairs``
-      under pairing ``drit``);
+      under pairing ``drit``), bit for bit what the evaluator states;
     * ``cis_kl``: mean of the per-input ``cis_kl`` (inputs have equal sample counts);
       ``cis_exp`` = exp(cis_kl) (protocol v1: exp of the grand mean);
     * ``is_kl`` = mean(``neg_entropy``) - sum(q log q) with q the mean of the per-input
@@ -56,31 +74,20 @@ def recompute_metrics(results: dict) -> dict[str, float]:
 
     IS over 10 splits, FID and KID need more than per-input scalars and are not recomputed.
     """
+    from initbench.evaluation.metrics import mean_drit_lpips, mean_lpips, summaries_to_metrics
+
     per_input = results.get("per_input") or {}
-    spec = results.get("protocol_spec") or {}
+    if not isinstance(per_input, dict):
+        return {}
+    pairing = (results.get("protocol_spec") or {}).get("pairing", "munit")
     out: dict[str, float] = {}
-    if spec.get("pairing", "munit") == "drit":
-        rows = per_input.get("lpips_drit_pairs")
-        vals = _numbers([r[2] for r in rows]) if isinstance(rows, list) and all(
-            isinstance(r, list) and len(r) == 3 for r in rows) else None
-    else:
-        rows = per_input.get("lpips_pairs")
-        vals = _numbers([v for r in rows for v in r]) if isinstance(rows, list) and all(
-            isinstance(r, list) for r in rows) else _numbers(per_input.get("lpips"))
+    vals = _lpips_values(per_input, pairing)
     if vals:
-        out["lpips_diversity"] = mean(vals)
-    cis = _numbers(per_input.get("cis_kl"))
-    if cis:
-        out["cis_kl"] = mean(cis)
-        out["cis_exp"] = math.exp(out["cis_kl"])
+        out["lpips_diversity"] = (mean_drit_lpips if pairing == "drit" else mean_lpips)(vals)
     neg = _numbers(per_input.get("neg_entropy"))
-    marg = per_input.get("marginal")
-    if neg and isinstance(marg, list) and len(marg) == len(neg) and all(_numbers(m) for m in marg):
-        k = len(marg[0])
-        if all(len(m) == k for m in marg):
-            q = [math.fsum(m[c] for m in marg) / len(marg) for c in range(k)]
-            out["is_kl"] = mean(neg) - _xlogx_sum(q)
-            out["is_exp"] = math.exp(out["is_kl"])
+    marg = _marginals(per_input, len(neg)) if neg else None
+    out.update(summaries_to_metrics(cis_kl=_numbers(per_input.get("cis_kl")), marginal=marg,
+                                    neg_entropy=neg if marg else None))
     return out
 
 

@@ -8,7 +8,9 @@ from initbench.cli import main
 from initbench.evaluation import images as I
 from initbench.evaluation.evaluator import METRIC_KEYS, evaluate
 from initbench.evaluation.lpips_diversity import LpipsScorer
+from initbench.leaderboard.results import recompute_metrics
 from initbench.evaluation.protocol import V1
+from initbench.evaluation.result import schema_problems
 
 SMALL = V1.with_overrides(num_inputs=3, samples_per_input=6, short_side=40)
 
@@ -50,6 +52,7 @@ def test_end_to_end_twice_identical(run, first):
     assert r1["metrics"]["cis_exp"] == pytest.approx(2.718281828459045 ** r1["metrics"]["cis_kl"])
     for key in ("versions", "device", "timings", "seed", "checkpoint_sha256"):
         assert key in r1
+    assert schema_problems(r1) == []
 
 
 def test_values_equal_a_naive_recomputation(run, first, eval_root, tiny_translator_cls):
@@ -75,6 +78,7 @@ def test_deterministic_translator_gives_cis_zero(run, tiny_translator_cls):
     assert r["metrics"]["cis_kl"] == 0.0 and r["metrics"]["cis_exp"] == 1.0
     assert r["metrics"]["lpips_diversity"] == 0.0
     assert r["metrics"]["fid"] is None and "fid_kid" in r["skipped"]
+    assert schema_problems(r) == []
 
 
 def test_without_inception_weights_fid_is_null_with_the_reason(run, tmp_path):
@@ -82,6 +86,7 @@ def test_without_inception_weights_fid_is_null_with_the_reason(run, tmp_path):
     assert r["metrics"]["fid"] is None and r["metrics"]["kid"] is None
     assert "weights-inception-2015-12-05-6726825d.pth" in r["skipped"]["fid_kid"]
     assert r["metrics"]["is_exp"] is None and r["skipped"]["is_cis"] == "no --classifier given"
+    assert schema_problems(r) == []
 
 
 def test_cli_evaluate_translator_and_real(eval_root, tiny_translator_cls, classifier_file, tmp_path, monkeypatch):
@@ -101,6 +106,7 @@ def test_cli_evaluate_translator_and_real(eval_root, tiny_translator_cls, classi
     import hashlib
 
     assert saved["checkpoint_sha256"] == hashlib.sha256(b"stand-in checkpoint").hexdigest()
+    assert schema_problems(saved) == []
     res = CliRunner().invoke(main, ["evaluate", "--method", "real", "--data", str(eval_root), "--task", "sunny2night",
                                     "--lpips-backbone", "random", "--num-inputs", "2", "--short-side", "40", "--json", "-",
                                     "--classifier", str(classifier_file)])
@@ -108,6 +114,7 @@ def test_cli_evaluate_translator_and_real(eval_root, tiny_translator_cls, classi
     real = json.loads(res.stdout)
     assert real["method"] == "real" and real["metrics"]["lpips_diversity"] > 0
     assert len(real["per_input"]["lpips_pairs"]) == 2 and real["metrics"]["cis_kl"] is None
+    assert schema_problems(real) == []
     res = CliRunner().invoke(main, ["evaluate", "--method", "tiny", "--data", str(eval_root), "--task", "sunny2night"])
     assert res.exit_code == 2 and "expected exactly one of them" in res.stderr
 
@@ -120,6 +127,23 @@ def test_drit_pairing_option(run, first):
     # the munit pairing is still computed from the same samples, and equals the headline run's
     assert r["metrics_extra"]["lpips_munit_pairing"] == pytest.approx(first["metrics"]["lpips_diversity"], rel=1e-9)
     assert r["protocol_spec"]["overrides"]["pairing"] == "drit"
+    assert schema_problems(r) == []
+    got = recompute_metrics(r)  # LPIPS from lpips_drit_pairs exactly; IS/CIS from the summaries (a sum that cancels)
+    assert got["lpips_diversity"] == r["metrics"]["lpips_diversity"]
+    assert got == pytest.approx({"lpips_diversity": r["metrics"]["lpips_diversity"], **_is_cis(r)}, rel=1e-9, abs=1e-15)
+
+
+def _is_cis(r):
+    return {k: r["metrics"][k] for k in ("cis_kl", "cis_exp", "is_kl", "is_exp")}
+
+
+def test_recompute_metrics_reproduces_the_stated_metrics(first):
+    """The leaderboard's recomputation from per_input: LPIPS exactly, IS/CIS from the summaries to rounding."""
+    got = recompute_metrics(first)
+    assert list(got) == ["lpips_diversity", "cis_kl", "cis_exp", "is_kl", "is_exp"]
+    assert got["lpips_diversity"] == first["metrics"]["lpips_diversity"]
+    assert got == pytest.approx({"lpips_diversity": first["metrics"]["lpips_diversity"], **_is_cis(first)}, rel=1e-9,
+                                abs=1e-15)
 
 
 RANDOM_LPIPS = "lpips backbone is random (protocol: pretrained AlexNet)"
@@ -249,6 +273,7 @@ def test_real_on_a_small_test_split_is_not_conformant_and_scores_each_pair_once(
     distinct = {tuple(p) for slot in pairs for p in slot}
     assert sum(scored) == len(distinct) == r["metrics_extra"]["lpips_distinct_pairs"] <= 6 * 5
     assert r["data"]["inputs"] == sorted({k for p in distinct for k in p})
+    assert schema_problems(r) == []
     # the same numbers as scoring each recorded pair on its own
     scorer = LpipsScorer("random", seed=0)
     for slot in (0, 57):

@@ -1,0 +1,202 @@
+"""Step 1 of 3 (collect): translate the inputs and feed the scorers; keep only what the metrics need.
+
+Each input is read and encoded once (``Translator.encode``); its ``samples_per_input`` styles are
+decoded in batches (``Translator.decode``); each decoded batch goes to the classifier (IS/CIS), to
+LPIPS (the pairs ``(2k, 2k+1)`` it contains) and to the FID feature extractor, then is dropped. A
+deterministic translator (``style_dim == 0``) is decoded once per input; its classifier and LPIPS
+values are repeated ``samples_per_input`` times (its samples are identical) while FID/KID take each
+distinct output once. What is kept is a :class:`Collected`: per-input logits, LPIPS pair values,
+FID feature rows, sample 0 of each input (pairing ``drit``) and the seconds spent per network.
+Outputs are clamped to [-1, 1] before scoring (a tanh generator is already inside).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import torch
+
+from initbench.errors import UsageError
+from initbench.evaluation import images as I
+from initbench.evaluation.lpips_diversity import drit_pair_indices, munit_pair_indices
+from initbench.evaluation.protocol import Protocol
+from initbench.evaluation.scorers import Scorers
+
+Progress = Callable[[str, int, int], None]
+
+
+def choose_batch_sizes(device: str | torch.device, height: int, width: int, samples: int,
+                       classifier_size: int = 299) -> dict[str, int]:
+    """Batch sizes by device and image size.
+
+    Measured on a 2-core CPU: LPIPS at 360 x 640 costs ~0.11 s per pair at batch 1 and more per
+    pair at batch 8, while at 40 x 64 batch 32 is 8x cheaper per pair than batch 1; so on a CPU
+    the batch holds about 2**18 pixels per image side. GPUs take 2**23. The classifier gets its
+    own batch from its input size: on a CPU, a decode batch of 100 mini-INIT outputs upsampled to
+    299 x 299 made Inception-v3 slower per image than batches of 2 and doubled peak memory
+    (``benchmarks/results/evaluator_throughput_cpu_*.json``).
+    """
+    px = max(1, height * width)
+    budget = 2**23 if torch.device(device).type == "cuda" else 2**18
+    lp = max(1, min(64, budget // px))
+    gen = max(2, min(samples, (4 * budget) // px))
+    gen -= gen % 2  # even, so that pair (2k, 2k+1) never straddles two batches
+    cls = max(1, min(64, budget // max(1, classifier_size * classifier_size)))
+    return {"decode": max(2, gen), "lpips": lp, "classifier": cls, "fid": 32}
+
+
+def repeat_content(content: Any, k: int) -> Any:
+    """Repeat an encoded content of one image ``k`` times along the batch dimension.
+
+    Tensors whose first dimension is 1 are expanded; tuples, lists and dicts are walked; anything
+    else is passed through. A Translator may define ``repeat_content(content, k)`` to override.
+    """
+    if torch.is_tensor(content):
+        return content.expand(k, *content.shape[1:]) if content.dim() >= 1 and content.shape[0] == 1 else content
+    if isinstance(content, tuple):
+        parts = (repeat_content(c, k) for c in content)
+        return type(content)(*parts) if hasattr(content, "_fields") else tuple(parts)  # a namedtuple keeps its type
+    if isinstance(content, list):
+        return [repeat_content(c, k) for c in content]
+    if isinstance(content, dict):
+        return {key: repeat_content(v, k) for key, v in content.items()}
+    return content
+
+
+@dataclass
+class Collected:
+    """What one pass produced: everything the metrics (:mod:`initbench.evaluation.metrics`) read.
+
+    ``lpips_pairs[i]``: LPIPS of input i's pairs (2k, 2k+1); ``logit_groups[i]``: its ``S x C``
+    classifier logits (float64; empty without a classifier); ``fid_rows``: one feature row per
+    distinct output (None: FID off); ``firsts``: sample 0 of each input (pairing ``drit`` only);
+    ``drit_pairs``/``drit_values``: the drit pairs and their LPIPS (:func:`collect_drit_lpips`);
+    ``timings``: seconds per network (``encode_decode``, ``classifier``, ``lpips``, ``fid_features``).
+    """
+
+    batch_sizes: dict[str, int] | None = None
+    lpips_pairs: list[list[float]] = field(default_factory=list)
+    logit_groups: list[torch.Tensor] = field(default_factory=list)
+    fid_rows: torch.Tensor | None = None
+    firsts: list[torch.Tensor] = field(default_factory=list)
+    drit_pairs: list[tuple[int, int]] = field(default_factory=list)
+    drit_values: list[float] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=lambda: dict.fromkeys(
+        ("encode_decode", "classifier", "lpips", "fid_features"), 0.0))
+
+    def timed(self, key: str, fn, *args, **kwargs):
+        """``fn(*args, **kwargs)``, its seconds added to ``timings[key]``."""
+        t = time.perf_counter()
+        out = fn(*args, **kwargs)
+        self.timings[key] = self.timings.get(key, 0.0) + time.perf_counter() - t
+        return out
+
+
+class _Pass:
+    """One translator's pass over the inputs (the state :func:`collect_translator` shares between its steps)."""
+
+    def __init__(self, translator, P: Protocol, scorers: Scorers, direction: str, device):
+        self.translator, self.P, self.scorers, self.direction, self.device = translator, P, scorers, direction, device
+        self.multimodal = bool(getattr(translator, "is_multimodal", False))
+        self.pairs = munit_pair_indices(P.samples_per_input, P.lpips_pairs())
+        self.rep = getattr(translator, "repeat_content", None) or repeat_content
+        self.out = Collected()
+
+    def batch_sizes(self, x: torch.Tensor, overrides: dict[str, int] | None) -> dict[str, int]:
+        csize = getattr(self.scorers.classifier, "input_size", 299)
+        bs = {**choose_batch_sizes(self.device, x.shape[-2], x.shape[-1], self.P.samples_per_input, csize), **(overrides or {})}
+        if bs["decode"] % 2:
+            raise UsageError(f"batch_sizes['decode']: expected an even number (pairs 2k, 2k+1 share a batch); got {bs['decode']}")
+        return bs
+
+    def input(self, i: int, x: torch.Tensor) -> None:
+        """Encode input ``i`` once, decode its samples batch by batch, score each batch and drop it."""
+        c, bs, S = self.out, self.out.batch_sizes, self.P.samples_per_input
+        content = c.timed("encode_decode", self.translator.encode, x, direction=self.direction)
+        n_gen = S if self.multimodal else 1
+        styles = None
+        if self.multimodal:
+            styles = self.translator.sample_style(S, generator=torch.Generator().manual_seed(self.P.style_seed + i),
+                                                  device=self.device)
+        logits, lp = [], []
+        for s0 in range(0, n_gen, bs["decode"]):
+            k = min(bs["decode"], n_gen - s0)
+            style = styles[s0 : s0 + k] if self.multimodal else None
+            y = c.timed("encode_decode", self.translator.decode, self.rep(content, k), direction=self.direction,
+                        style=style).clamp(-1, 1)
+            self.score(y, s0, logits, lp)
+        c.lpips_pairs.append(torch.cat(lp).double().tolist())
+        if logits:
+            g = torch.cat(logits)
+            c.logit_groups.append(g if self.multimodal else g.repeat(S, 1))
+
+    def score(self, y: torch.Tensor, s0: int, logits: list, lp: list) -> None:
+        """Classifier logits, LPIPS of the pairs inside samples ``s0 ..``, FID rows and sample 0 of one decoded batch."""
+        c, bs, sc, k = self.out, self.out.batch_sizes, self.scorers, y.shape[0]
+        if sc.classifier is not None:
+            cb = bs["classifier"]
+            chunks = [c.timed("classifier", sc.classifier, y[j : j + cb]) for j in range(0, k, cb)]
+            logits.append(torch.cat(chunks).double().cpu())
+        if self.multimodal:
+            inside = [(a - s0, b - s0) for a, b in self.pairs if s0 <= a and b < s0 + k]
+            if inside:
+                ia, ib = zip(*inside)
+                lp.append(c.timed("lpips", sc.lpips.distances, y[list(ia)], y[list(ib)], bs["lpips"]))
+        else:  # identical samples: the distance of an output to itself, for every pair
+            lp.append(c.timed("lpips", sc.lpips.distances, y, y, 1).repeat(len(self.pairs)))
+        if sc.fid is not None:
+            # Each distinct output once: a deterministic translator's one output per input is not
+            # repeated (repeated rows shrink the covariance and moved a toy KID from -0.005 to 0.067).
+            sc.fid.add_features(c.timed("fid_features", sc.fid.features, I.to_uint8(y)))
+        if self.P.pairing == "drit" and s0 == 0:
+            c.firsts.append(y[:1].cpu())
+
+
+def collect_translator(translator, root, inputs: list[str], P: Protocol, scorers: Scorers, *, direction: str = "a2b",
+                       device: str | torch.device = "cpu", batch_sizes: dict[str, int] | None = None,
+                       progress: Progress | None = None) -> Collected:
+    """Translate ``inputs`` (keys under ``root``) with ``translator`` (moved to ``device``, eval mode) and score them.
+
+    Call inside ``torch.inference_mode()`` and :func:`initbench.evaluation.scorers.exact_fp32`.
+    ``batch_sizes`` overrides :func:`choose_batch_sizes` (``decode`` even); they change speed, not results.
+    """
+    run = _Pass(translator.to(device).eval(), P, scorers, direction, device)
+    for i, key in enumerate(inputs):
+        x = I.load_image(I.key_path(root, key), P.short_side)[None].to(device)
+        if run.out.batch_sizes is None:
+            run.out.batch_sizes = run.batch_sizes(x, batch_sizes)
+        run.input(i, x)
+        if progress:
+            progress("inputs", i + 1, len(inputs))
+    if scorers.fid is not None:
+        run.out.fid_rows = scorers.fid.matrix()
+    if P.pairing == "drit":
+        collect_drit_lpips(run.out, scorers, P)
+    return run.out
+
+
+def collect_drit_lpips(c: Collected, scorers: Scorers, P: Protocol) -> None:
+    """LPIPS of DRIT's pairs of first samples of two different inputs, into ``c.drit_pairs``/``c.drit_values``."""
+    dp = drit_pair_indices(len(c.firsts), P.drit_pairs, P.pair_seed)
+    chunk, parts = 4 * c.batch_sizes["lpips"], []
+    for s in range(0, len(dp), chunk):  # pairs stacked a chunk at a time, not all at once
+        a = torch.cat([c.firsts[p] for p, _ in dp[s : s + chunk]])
+        b = torch.cat([c.firsts[q] for _, q in dp[s : s + chunk]])
+        parts.append(c.timed("lpips", scorers.lpips.distances, a, b, c.batch_sizes["lpips"]))
+    c.drit_pairs = dp
+    c.drit_values = torch.cat(parts).double().tolist()
+
+
+def collect_reference(scorers: Scorers, root, keys: list[str], target: str, P: Protocol, bs: int,
+                      progress: Progress | None = None) -> torch.Tensor:
+    """FID feature rows of the ``target`` test images ``keys`` (the FID/KID reference), ``bs`` images at a time."""
+    I.require(keys, f"{target} test images (FID/KID reference)", root)
+    rows = []
+    for s in range(0, len(keys), bs):
+        batch = torch.stack([I.load_image(I.key_path(root, k), P.short_side) for k in keys[s : s + bs]])
+        rows.append(scorers.fid.features(I.to_uint8(batch)))
+        if progress:
+            progress("reference", min(s + bs, len(keys)), len(keys))
+    return torch.cat(rows)
