@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Callable
 
 import torch
 
@@ -45,24 +45,6 @@ def choose_batch_sizes(device: str | torch.device, height: int, width: int, samp
     gen -= gen % 2  # even, so that pair (2k, 2k+1) never straddles two batches
     cls = max(1, min(64, budget // max(1, classifier_size * classifier_size)))
     return {"decode": max(2, gen), "lpips": lp, "classifier": cls, "fid": 32}
-
-
-def repeat_content(content: Any, k: int) -> Any:
-    """Repeat an encoded content of one image ``k`` times along the batch dimension.
-
-    Tensors whose first dimension is 1 are expanded; tuples, lists and dicts are walked; anything
-    else is passed through. A Translator may define ``repeat_content(content, k)`` to override.
-    """
-    if torch.is_tensor(content):
-        return content.expand(k, *content.shape[1:]) if content.dim() >= 1 and content.shape[0] == 1 else content
-    if isinstance(content, tuple):
-        parts = (repeat_content(c, k) for c in content)
-        return type(content)(*parts) if hasattr(content, "_fields") else tuple(parts)  # a namedtuple keeps its type
-    if isinstance(content, list):
-        return [repeat_content(c, k) for c in content]
-    if isinstance(content, dict):
-        return {key: repeat_content(v, k) for key, v in content.items()}
-    return content
 
 
 @dataclass
@@ -99,9 +81,9 @@ class _Pass:
 
     def __init__(self, translator, P: Protocol, scorers: Scorers, direction: str, device):
         self.translator, self.P, self.scorers, self.direction, self.device = translator, P, scorers, direction, device
-        self.multimodal = bool(getattr(translator, "is_multimodal", False))
+        self.multimodal = translator.is_multimodal
         self.pairs = munit_pair_indices(P.samples_per_input, P.lpips_pairs())
-        self.rep = getattr(translator, "repeat_content", None) or repeat_content
+        self.rep = translator.repeat_content  # declared on Translator (methods/base.py), overridable
         self.out = Collected()
 
     def batch_sizes(self, x: torch.Tensor, overrides: dict[str, int] | None) -> dict[str, int]:

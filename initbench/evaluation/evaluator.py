@@ -21,14 +21,14 @@ from initbench.dataset.release import parse_task
 from initbench.digests import sha256_tensors
 from initbench.errors import UsageError
 from initbench.evaluation import images as I
-from initbench.evaluation.collect import (Collected, Progress, choose_batch_sizes, collect_reference, collect_translator,
-                                          repeat_content)
+from initbench.evaluation.collect import Collected, Progress, choose_batch_sizes, collect_reference, collect_translator
 from initbench.evaluation.fid_kid import DEFAULT_EXTRACTOR
 from initbench.evaluation.metrics import (METRIC_KEYS, Scores, combine, fid_kid_to_metrics, fid_warnings, inception_to_metrics,
                                           lpips_to_metrics)
 from initbench.evaluation.protocol import V1, Protocol
 from initbench.evaluation.result import DataUsed, Subject, build_result, device_info, versions
 from initbench.evaluation.scorers import Scorers, exact_fp32
+from initbench.methods.base import repeat_content
 
 DIRECTIONS = ("a2b", "b2a")
 #: Names other modules and scripts import from here (the steps live in their own modules).
@@ -88,8 +88,8 @@ def evaluate(
                                batch_sizes=batch_sizes, progress=progress)
         scores = combine(Scores(per_input={"keys": inputs}), _scores(c, scorers, root, reference, target, P, progress))
     c.timings["total"] = time.perf_counter() - t_start
-    multimodal = bool(getattr(translator, "is_multimodal", False))
-    subject = Subject(method=method or getattr(translator, "name", "") or type(translator).__name__,
+    multimodal = translator.is_multimodal
+    subject = Subject(method=method or translator.name or type(translator).__name__,
                       num_inputs=len(inputs), samples_per_input=P.samples_per_input, deterministic=not multimodal,
                       seed_names=TRANSLATOR_SEEDS, direction=direction, model_task=model_task or task,
                       checkpoint_sha256=checkpoint_sha256, weights_sha256=sha256_tensors(translator.state_dict()))
