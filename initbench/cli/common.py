@@ -25,6 +25,7 @@ import click
 from rich.console import Console
 
 from initbench.errors import InitbenchError
+from initbench.files import write_atomic
 
 #: Results go to stdout; progress and logs to stderr.
 console = Console()
@@ -114,11 +115,4 @@ def write_json(path: str | os.PathLike, obj: Any) -> None:
     if str(path) == "-":
         write_text_to_stdout(text)
         return
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(f".{p.name}.tmp-{os.getpid()}")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, p)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_atomic(Path(path), text)
