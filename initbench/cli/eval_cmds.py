@@ -119,7 +119,8 @@ def train_classifier_cmd(root, out, small, from_scratch, epochs, lr, batch_size,
 
 
 @click.command("evaluate")
-@click.option("--method", required=True, help="A registered method, or 'real' (the target domain's own diversity). "
+@click.option("--method", required=True, help="A registered method, 'real' (the target domain's own diversity) or, "
+              "with paired-v1, 'ground-truth' (the truth's own row). "
               "identity and colour-transfer run without --ckpt (colour-transfer is then fitted on the train split).")
 @click.option("--ckpt", type=click.Path(exists=True, dir_okay=False), default=None, help="A native checkpoint.")
 @click.option("--official-ckpt", type=click.Path(exists=True, dir_okay=False), default=None, help="The authors' released file.")
@@ -133,6 +134,9 @@ def train_classifier_cmd(root, out, small, from_scratch, epochs, lr, batch_size,
               help="paired-v1: object-domain classifier file (train-classifier --objects); without it "
               "object_domain_accuracy is null.")
 @click.option("--protocol", "protocol_name", default="v1", show_default=True, help="v1 or paired-v1.")
+@click.option("--synth-params", default="64,0,256x160", show_default=True,
+              help="--method ground-truth: PER_DOMAIN,SEED,WxH the tree was drawn with (`initbench synth`); checked "
+              "against its ground-truth files.")
 @click.option("--lpips-backbone", type=click.Choice(["pretrained", "random"]), default="pretrained", show_default=True)
 @click.option("--lpips-seed", type=int, default=0, show_default=True, help="Seed of a random LPIPS backbone.")
 @click.option("--pairing", type=click.Choice(["munit", "drit"]), default=None, help="LPIPS pairing (default: the protocol's, munit).")
@@ -149,7 +153,7 @@ def train_classifier_cmd(root, out, small, from_scratch, epochs, lr, batch_size,
 @click.option("--device", default="cpu", show_default=True)
 @handle_errors
 def evaluate_cmd(method, ckpt, official_ckpt, config, ckpt_task, root, task, classifier, object_classifier, protocol_name,
-                 lpips_backbone, lpips_seed, pairing, num_inputs, samples_per_input, short_side, no_fid, skip_invalid,
+                 synth_params, lpips_backbone, lpips_seed, pairing, num_inputs, samples_per_input, short_side, no_fid, skip_invalid,
                  weights_dir, offline, out, json_out, device):
     """Run an evaluation protocol on a translator or on real images: v1 (LPIPS diversity, IS, CIS, FID/KID) or
     paired-v1 (errors to the paired ground truth of the synthetic mini-INIT v2)."""
@@ -175,6 +179,13 @@ def evaluate_cmd(method, ckpt, official_ckpt, config, ckpt_task, root, task, cla
             from initbench.evaluation.real import evaluate_real
 
             result = evaluate_real(root, task, progress=bar, **common)
+        elif method == "ground-truth":
+            if ckpt or official_ckpt or not paired:
+                raise UsageError("--method ground-truth: only with --protocol paired-v1 and without --ckpt/--official-ckpt")
+            from initbench.evaluation.paired import evaluate_paired
+
+            result = evaluate_paired(None, root, task, object_classifier=object_classifier, skip_invalid=skip_invalid,
+                                     truth_styles=_truth_styles(synth_params), progress=bar, **common)
         else:
             translator, facts = _translator(method, ckpt, official_ckpt, config, ckpt_task, root, task, protocol,
                                             device, skip_invalid)
@@ -196,6 +207,18 @@ def evaluate_cmd(method, ckpt, official_ckpt, config, ckpt_task, root, task, cla
         write_json(json_out, result)
     if json_out != "-":  # with the document on stdout, the table would only repeat it
         _print_result(result, out)
+
+
+def _truth_styles(text: str):
+    """``--synth-params PER_DOMAIN,SEED,WxH`` as a :class:`TruthStyles`."""
+    from initbench.evaluation.truth_styles import TruthStyles
+
+    try:
+        per_domain, seed, size = text.split(",")
+        w, h = size.lower().split("x")
+        return TruthStyles(int(per_domain), int(seed), (int(w), int(h)))
+    except ValueError:
+        raise UsageError(f"--synth-params: expected PER_DOMAIN,SEED,WxH (e.g. 64,0,256x160); got {text!r}") from None
 
 
 def _translator(method, ckpt, official_ckpt, config, ckpt_task, root, task, protocol, device, skip_invalid):

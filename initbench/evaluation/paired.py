@@ -126,11 +126,18 @@ def _guided_style(translator, truth: torch.Tensor, direction: str, generator: to
 
 
 def score_paired(translator, data: PairedData, protocol: Protocol, *, direction: str, lpips: LpipsScorer,
-                 classifier=None, object_classifier=None, device="cpu", batch_sizes=None,
+                 classifier=None, object_classifier=None, device="cpu", batch_sizes=None, truth_styles=None,
                  progress: Progress | None = None) -> tuple[Scores, dict]:
-    """Run every input through ``translator`` and score its outputs; returns ``(scores, batch sizes)``."""
+    """Run every input through ``translator`` and score its outputs; returns ``(scores, batch sizes)``.
+
+    ``translator`` None scores the ground truth itself (the reference row): its one output is the truth, and its
+    diversity is that of ``truth_styles`` (:class:`initbench.evaluation.truth_styles.TruthStyles`) samples.
+    """
     P = protocol
     _, target = parse_task(data.task)
+    if translator is None:
+        return _score_truth(data, P, target, lpips, classifier, object_classifier, device, batch_sizes, truth_styles,
+                            progress)
     multimodal = bool(getattr(translator, "is_multimodal", False))
     guided = multimodal and hasattr(translator, "style_from_images")
     S = P.samples_per_input
@@ -166,6 +173,30 @@ def score_paired(translator, data: PairedData, protocol: Protocol, *, direction:
             sc.lpips_pairs.append(lpips.distances(y[list(ia)], y[list(ib)], bs["lpips"]).double().tolist())
         else:  # identical samples: the distance of the output to itself, for every pair (as v1)
             sc.lpips_pairs.append(lpips.distances(y, y, 1).double().repeat(len(pairs)).tolist())
+        sc.timings["scoring"] += time.perf_counter() - t1
+        if progress:
+            progress("inputs", i + 1, len(data.inputs))
+    return sc, bs
+
+
+def _score_truth(data, P, target, lpips, classifier, object_classifier, device, batch_sizes, truth_styles, progress):
+    S = P.samples_per_input
+    pairs = munit_pair_indices(S, P.lpips_pairs())
+    sc = Scores(timings={"rendering": 0.0, "scoring": 0.0})
+    bs = None
+    for i, key in enumerate(data.inputs):
+        x, truth, boxes = load_pair(data.root, key, data.truths[i], data.boxes[i], P.short_side)
+        truth = truth.to(device)
+        if bs is None:
+            bs = {**choose_batch_sizes(device, x.shape[-2], x.shape[-1], S, 64), **(batch_sizes or {})}
+        t0 = time.perf_counter()
+        truth_styles.check(data.root, key, target, data.truths[i])
+        samples = truth_styles.samples(key, target, S, P.short_side).to(device)
+        t1 = time.perf_counter()
+        sc.timings["rendering"] += t1 - t0
+        _score_one(sc, truth[None], None, truth, boxes, P, lpips, classifier, object_classifier, target, bs)
+        ia, ib = zip(*pairs)
+        sc.lpips_pairs.append(lpips.distances(samples[list(ia)], samples[list(ib)], bs["lpips"]).double().tolist())
         sc.timings["scoring"] += time.perf_counter() - t1
         if progress:
             progress("inputs", i + 1, len(data.inputs))
@@ -244,7 +275,9 @@ def paired_result(translator, data: PairedData, sc: Scores, protocol: Protocol, 
     if object_info is None:
         skipped["object_domain_accuracy"] = "no --object-classifier given"
     multimodal = bool(getattr(translator, "is_multimodal", False))
-    if not (multimodal and hasattr(translator, "style_from_images")):
+    if translator is None:
+        skipped["guided"] = "ground-truth: its output is the truth itself (errors 0 by construction)"
+    elif not (multimodal and hasattr(translator, "style_from_images")):
         skipped["guided"] = (f"{method} cannot take its style from an image (deterministic, or no style_from_images); "
                              "guided metrics are null")
     warnings = []
@@ -268,13 +301,13 @@ def paired_result(translator, data: PairedData, sc: Scores, protocol: Protocol, 
         "method": method,
         "method_settings": method_settings,
         "checkpoint_sha256": checkpoint_sha256,
-        "weights_sha256": sha256_tensors(translator.state_dict()),
-        "params": sum(p.numel() for p in translator.parameters()),
+        "weights_sha256": sha256_tensors(translator.state_dict() if translator is not None else {}),
+        "params": sum(p.numel() for p in translator.parameters()) if translator is not None else 0,
         "seed": {"input_seed": P.input_seed, "style_seed": P.style_seed,
                  "lpips_seed": lpips_seed if lpips.backbone == "random" else None},
         "num_inputs": len(data.inputs),
         "samples_per_input": P.samples_per_input,
-        "deterministic": not multimodal,
+        "deterministic": not multimodal and translator is not None,
         "metrics": metrics,
         "metrics_extra": {"inputs_without_ground_truth": len(data.without_truth)},
         "per_input": per_input,
@@ -297,14 +330,17 @@ def evaluate_paired(translator, root, task: str, *, protocol: Protocol = PAIRED_
                     checkpoint_sha256: str | None = None, classifier=None, object_classifier=None,
                     direction: str = "a2b", model_task: str | None = None, lpips_backbone: str = "pretrained",
                     lpips_seed: int = 0, device="cpu", weights_dir=None, offline: bool = True, batch_sizes=None,
-                    method_settings: dict | None = None, skip_invalid: bool = False,
+                    method_settings: dict | None = None, skip_invalid: bool = False, truth_styles=None,
                     progress: Progress | None = None) -> dict:
     """Run protocol ``paired-v1`` on ``translator`` for ``task`` on the paired tree ``root``; returns the results dict.
 
     ``classifier`` / ``object_classifier``: files of ``train-classifier`` (without ``--objects`` / with it);
     None leaves ``domain_accuracy`` / ``object_domain_accuracy`` null with the reason in ``skipped``.
-    ``method_settings``: how a floor was built (recorded as given).
+    ``method_settings``: how a floor was built (recorded as given). ``translator`` None with ``truth_styles``
+    (:class:`initbench.evaluation.truth_styles.TruthStyles`): the ground truth's own row, method ``ground-truth``.
     """
+    if translator is None and truth_styles is None:
+        raise UsageError("--method ground-truth: needs the tree's synth parameters (--synth-params)")
     if direction not in DIRECTIONS:
         raise UsageError(f"--direction: expected one of {', '.join(DIRECTIONS)}; got {direction!r}")
     started = time.perf_counter()
@@ -313,11 +349,15 @@ def evaluate_paired(translator, root, task: str, *, protocol: Protocol = PAIRED_
     clf, clf_info = load_classifier(classifier, device, kind="images") if classifier is not None else (None, None)
     obj, obj_info = (load_classifier(object_classifier, device, kind="objects")
                      if object_classifier is not None else (None, None))
-    translator = translator.to(device).eval()
+    if translator is not None:
+        translator = translator.to(device).eval()
+    else:
+        method_settings = {**(method_settings or {}), "truth_styles": truth_styles.params}
     with torch.inference_mode(), exact_fp32():
         sc, bs = score_paired(translator, data, protocol, direction=direction, lpips=lp, classifier=clf,
-                              object_classifier=obj, device=device, batch_sizes=batch_sizes, progress=progress)
-    name = method or getattr(translator, "name", "") or type(translator).__name__
+                              object_classifier=obj, device=device, batch_sizes=batch_sizes, truth_styles=truth_styles,
+                              progress=progress)
+    name = method or ("ground-truth" if translator is None else getattr(translator, "name", "") or type(translator).__name__)
     return paired_result(translator, data, sc, protocol, method=name, checkpoint_sha256=checkpoint_sha256,
                          direction=direction, model_task=model_task, lpips=lp, lpips_seed=lpips_seed,
                          classifier_info=clf_info, object_info=obj_info, device=device, batch_sizes=bs,
