@@ -128,7 +128,7 @@ class Protocol:
             raise UsageError(f"protocol override: unknown field(s) {', '.join(unknown)}; "
                              f"expected some of {', '.join(OVERRIDABLE)}")
         real = {k: v for k, v in changes.items() if getattr(self, k) != v}
-        fixed = sorted(set(real) & set(FIXED))
+        fixed = sorted(set(real) & (set(FIXED) | set(PAIRED_FIXED)))
         if fixed:
             raise UsageError(f"protocol override: field(s) {', '.join(fixed)} are fixed by protocol {self.version} "
                              f"(no code path computes another value; a change is a new protocol version); "
@@ -160,7 +160,10 @@ OVERRIDABLE: dict[str, int | None] = {
 
 #: Fields fixed by the version: descriptions of what the code does, or choices it makes one way only.
 FIXED = ("version", "tasks", "split", "crop", "input_resize", "lpips_version", "lpips_net", "classifier_input",
-         "is_splits", "cis_aggregation", "fid_feature_layer", "conformant", "overrides", "object_crop", "guided")
+         "is_splits", "cis_aggregation", "fid_feature_layer", "conformant", "overrides")
+
+#: The fields :class:`PairedProtocol` adds, fixed by its version like those of :data:`FIXED`.
+PAIRED_FIXED = ("object_crop", "guided")
 
 #: CLI option of a field, where ``initbench evaluate`` has one (error messages name it).
 _OPTIONS = {"num_inputs": "--num-inputs", "samples_per_input": "--samples-per-input", "short_side": "--short-side",

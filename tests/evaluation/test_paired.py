@@ -152,6 +152,11 @@ def test_paired_protocol_is_published_and_fixed_fields_are_refused():
     assert PAIRED_V1.short_side is None and PAIRED_V1.samples_per_input == 10 and PAIRED_V1.lpips_pairs() == 5
     with pytest.raises(UsageError, match="object_crop are fixed by protocol paired-v1"):
         PAIRED_V1.with_overrides(object_crop=32)
+    from dataclasses import fields
+
+    from initbench.evaluation.protocol import FIXED, OVERRIDABLE, PAIRED_FIXED
+
+    assert {f.name for f in fields(PAIRED_V1)} == set(OVERRIDABLE) | set(FIXED) | set(PAIRED_FIXED)
 
 
 def test_object_classifier_trains_on_crops_and_is_told_apart(mini_init_v2_root, tmp_path, classifier_file):
