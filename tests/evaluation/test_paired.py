@@ -197,3 +197,15 @@ def test_cli_v1_runs_the_colour_transfer_floor_without_ckpt(mini_init_v2_root):
     doc = json.loads(r.stdout)
     assert doc["protocol"] == "v1" and doc["method_settings"]["split"] == "v1"
     assert doc["method_settings"]["short_side"] == 40 and doc["weights_sha256"] == doc["method_settings"]["fitted_sha256"]
+
+
+def test_cli_ground_truth_row_checks_the_synth_parameters(mini_init_v2_root):
+    base = ["evaluate", "--data", str(mini_init_v2_root), "--task", "sunny2night", "--lpips-backbone", "random",
+            "--method", "ground-truth", "--protocol", "paired-v1", "--samples-per-input", "2"]
+    r = CliRunner().invoke(main, [*base, "--synth-params", "24,0,64x40", "--json", "-"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert doc["method"] == "ground-truth" and doc["metrics"]["l1_gt_frame"] == 0.0 and doc["metrics"]["lpips_gt_frame"] == 0.0
+    assert doc["metrics"]["lpips_diversity"] > 0 and doc["method_settings"]["truth_styles"]["per_domain"] == 24
+    r = CliRunner().invoke(main, [*base, "--synth-params", "24,1,64x40"])
+    assert r.exit_code == 2 and "--synth-params: expected the parameters the tree was drawn with" in r.output
