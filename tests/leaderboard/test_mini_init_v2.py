@@ -70,3 +70,20 @@ def test_a_paired_metric_that_its_per_input_values_do_not_give_is_a_problem(pair
     bad.write_text(json.dumps(doc))
     report = validate_entry(_entry(bad, tmp_path), base_dir=tmp_path)
     assert [p.message for p in report.problems if "per-input values give l1_gt_objects" in p.message]
+
+
+def test_committed_mini_init_v2_entries_validate_and_colour_transfer_beats_identity(repo_root):
+    from initbench.leaderboard.store import iter_entry_files
+    from initbench.leaderboard.validate import validate_files
+
+    files = list(iter_entry_files(repo_root / "leaderboards", "mini-init-v2"))
+    report = validate_files(files)
+    assert report.problems == [], [str(p) for p in report.problems]
+    l1 = {}
+    for f in files:
+        e = json.loads(f.read_text())
+        l1[(e["task"], e["method"])] = e["metrics"]["l1_gt_frame"]["mean"]
+    tasks = {"sunny2night", "night2sunny", "sunny2rainy", "sunny2cloudy"}
+    assert set(l1) == {(t, m) for t in tasks for m in ("identity", "colour-transfer", "ground-truth")}
+    for t in tasks:
+        assert l1[(t, "ground-truth")] == 0.0 < l1[(t, "colour-transfer")] < l1[(t, "identity")]
