@@ -118,6 +118,13 @@ class Scores:
         self.samples.setdefault(name, []).append(values)
 
 
+def _batch_sizes(device, x: torch.Tensor, samples: int, P: Protocol) -> dict[str, int]:
+    """v1's batch sizes for the frame, plus ``lpips_crops`` for the small box crops (by the same pixel budget)."""
+    bs = choose_batch_sizes(device, x.shape[-2], x.shape[-1], samples, 64)
+    bs["lpips_crops"] = choose_batch_sizes(device, P.object_crop, P.object_crop, samples, 64)["lpips"]
+    return bs
+
+
 def _guided_style(translator, truth: torch.Tensor, direction: str, generator: torch.Generator):
     fn = translator.style_from_images
     if "generator" in inspect.signature(fn).parameters:
@@ -150,7 +157,7 @@ def score_paired(translator, data: PairedData, protocol: Protocol, *, direction:
         x, truth, boxes = load_pair(data.root, key, data.truths[i], data.boxes[i], P.short_side)
         x, truth = x[None].to(device), truth.to(device)
         if bs is None:
-            bs = {**choose_batch_sizes(device, x.shape[-2], x.shape[-1], S, 64), **(batch_sizes or {})}
+            bs = {**_batch_sizes(device, x, S, P), **(batch_sizes or {})}
         t0 = time.perf_counter()
         content = translator.encode(x, direction=direction)
         gen = torch.Generator().manual_seed(P.style_seed + i)
@@ -188,7 +195,7 @@ def _score_truth(data, P, target, lpips, classifier, object_classifier, device, 
         x, truth, boxes = load_pair(data.root, key, data.truths[i], data.boxes[i], P.short_side)
         truth = truth.to(device)
         if bs is None:
-            bs = {**choose_batch_sizes(device, x.shape[-2], x.shape[-1], S, 64), **(batch_sizes or {})}
+            bs = {**_batch_sizes(device, x, S, P), **(batch_sizes or {})}
         t0 = time.perf_counter()
         truth_styles.check(data.root, key, target, data.truths[i])
         samples = truth_styles.samples(key, target, S, P.short_side).to(device)
@@ -216,7 +223,7 @@ def _score_one(sc: Scores, y, y_guided, truth, boxes, P, lpips, classifier, obje
     crops_y = M.box_crops(y, boxes, P.object_crop)
     if n_boxes:
         crops_t = M.box_crops(truth[None], boxes, P.object_crop)
-        d = lpips.distances(crops_y, crops_t.repeat(k, 1, 1, 1), bs["lpips"]).double().reshape(k, n_boxes)
+        d = lpips.distances(crops_y, crops_t.repeat(k, 1, 1, 1), bs["lpips_crops"]).double().reshape(k, n_boxes)
         sc.add("lpips_gt_objects", d.mean(1).tolist())
     else:
         sc.add("lpips_gt_objects", [None] * k)
