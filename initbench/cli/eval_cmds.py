@@ -81,14 +81,20 @@ def weights_cmd(directory, offline, fetch, no_hash, json_out):
 @click.option("--batch-size", type=int, default=None, help="Override the recipe's batch size (recorded).")
 @click.option("--max-per-domain", type=int, default=None, help="Train on at most N images per domain (seeded draw; recorded).")
 @click.option("--seed", type=int, default=None, help="Recipe seed (default 0).")
+@click.option("--objects", is_flag=True, help="Classify real box crops (the object-domain classifier of paired-v1's "
+              "object_domain_accuracy, for evaluate --object-classifier) instead of whole images.")
+@click.option("--split", "split_rule", type=click.Choice(["v1", "drives"]), default="v1", show_default=True,
+              help="Split rule (drives: the mini-INIT v2's).")
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--workers", type=int, default=0, show_default=True, help="DataLoader workers.")
 @click.option("--weights-dir", type=click.Path(file_okay=False), default=None, help="Folder with inception_v3_google-0cc3c7bd.pth.")
 @click.option("--offline", is_flag=True, help="Never download the ImageNet weights.")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), default=None, help="Also write the report as JSON ('-' for stdout).")
 @handle_errors
-def train_classifier_cmd(root, out, small, from_scratch, epochs, lr, batch_size, max_per_domain, seed, device, workers, weights_dir, offline, json_out):
-    """Train the 4-way domain classifier for IS/CIS; report per-domain test accuracy and the confusion matrix."""
+def train_classifier_cmd(root, out, small, from_scratch, epochs, lr, batch_size, max_per_domain, seed, objects, split_rule, device,
+                         workers, weights_dir, offline, json_out):
+    """Train the 4-way domain classifier for IS/CIS (or, with --objects, of box crops); report per-domain test
+    accuracy and the confusion matrix."""
     from initbench.evaluation.classifier import train_classifier
 
     with _bar() as bar:
@@ -96,9 +102,10 @@ def train_classifier_cmd(root, out, small, from_scratch, epochs, lr, batch_size,
             root, out, small=small, from_scratch=from_scratch, device=device, weights_dir=weights_dir, offline=offline,
             num_workers=workers, progress=lambda d, t, info: bar("train", d, t),
             epochs=epochs, lr=lr, batch_size=batch_size, max_per_domain=max_per_domain, seed=seed,
+            objects=objects, split=split_rule,
         )
     domains = list(report["per_domain_accuracy"])
-    t = Table(title=f"{report['arch']} ({report['init']}): test accuracy {_fmt(report['accuracy'], 3)}")
+    t = Table(title=f"{report['arch']} ({report['init']}, {report['kind']}): test accuracy {_fmt(report['accuracy'], 3)}")
     t.add_column("true \\ predicted")
     for d in domains:
         t.add_column(d, justify="right")
@@ -112,7 +119,9 @@ def train_classifier_cmd(root, out, small, from_scratch, epochs, lr, batch_size,
 
 
 @click.command("evaluate")
-@click.option("--method", required=True, help="A registered method, or 'real' (the target domain's own diversity).")
+@click.option("--method", required=True, help="A registered method, 'real' (the target domain's own diversity) or, "
+              "with paired-v1, 'ground-truth' (the truth's own row). "
+              "identity and colour-transfer run without --ckpt (colour-transfer is then fitted on the train split).")
 @click.option("--ckpt", type=click.Path(exists=True, dir_okay=False), default=None, help="A native checkpoint.")
 @click.option("--official-ckpt", type=click.Path(exists=True, dir_okay=False), default=None, help="The authors' released file.")
 @click.option("--config", type=click.Path(exists=True, dir_okay=False), default=None, help="The authors' YAML config (with --official-ckpt).")
@@ -121,62 +130,123 @@ def train_classifier_cmd(root, out, small, from_scratch, epochs, lr, batch_size,
 @click.option("--data", "root", required=True, type=click.Path(exists=True, file_okay=False), help="Dataset root (the release or the mini-INIT).")
 @click.option("--task", required=True, help="e.g. sunny2night.")
 @click.option("--classifier", type=click.Path(exists=True, dir_okay=False), default=None, help="Domain classifier file (train-classifier); without it IS/CIS are null.")
-@click.option("--protocol", "protocol_name", default="v1", show_default=True)
+@click.option("--object-classifier", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="paired-v1: object-domain classifier file (train-classifier --objects); without it "
+              "object_domain_accuracy is null.")
+@click.option("--protocol", "protocol_name", default="v1", show_default=True, help="v1 or paired-v1.")
+@click.option("--synth-params", default="64,0,256x160", show_default=True,
+              help="--method ground-truth: PER_DOMAIN,SEED,WxH the tree was drawn with (`initbench synth`); checked "
+              "against its ground-truth files.")
 @click.option("--lpips-backbone", type=click.Choice(["pretrained", "random"]), default="pretrained", show_default=True)
 @click.option("--lpips-seed", type=int, default=0, show_default=True, help="Seed of a random LPIPS backbone.")
 @click.option("--pairing", type=click.Choice(["munit", "drit"]), default=None, help="LPIPS pairing (default: the protocol's, munit).")
 @click.option("--num-inputs", type=int, default=None, help="Override (recorded; the result is then not protocol-conformant).")
 @click.option("--samples-per-input", type=int, default=None, help="Override (recorded; not conformant).")
 @click.option("--short-side", type=int, default=None, help="Override the input size (recorded; not conformant), e.g. for the mini-INIT.")
-@click.option("--no-fid", is_flag=True, help="Skip FID/KID.")
+@click.option("--no-fid", is_flag=True, help="Skip FID/KID (paired-v1 computes none).")
+@click.option("--skip-invalid", is_flag=True, help="paired-v1: leave out images with annotation errors (recorded) "
+              "instead of refusing the copy.")
 @click.option("--weights-dir", type=click.Path(file_okay=False), default=None, help="Folder with the pretrained files (default: torch hub's cache).")
 @click.option("--offline", is_flag=True, help="Never download pretrained files; fail naming the missing file.")
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="Write the results JSON here.")
 @json_option("the results (the same document as --out)")
 @click.option("--device", default="cpu", show_default=True)
 @handle_errors
-def evaluate_cmd(method, ckpt, official_ckpt, config, ckpt_task, root, task, classifier, protocol_name, lpips_backbone, lpips_seed,
-                 pairing,
-                 num_inputs, samples_per_input, short_side, no_fid, weights_dir, offline, out, json_out, device):
-    """Run evaluation protocol v1 (LPIPS diversity, IS, CIS, FID/KID) on a translator or on real images."""
+def evaluate_cmd(method, ckpt, official_ckpt, config, ckpt_task, root, task, classifier, object_classifier, protocol_name,
+                 synth_params, lpips_backbone, lpips_seed, pairing, num_inputs, samples_per_input, short_side, no_fid, skip_invalid,
+                 weights_dir, offline, out, json_out, device):
+    """Run an evaluation protocol on a translator or on real images: v1 (LPIPS diversity, IS, CIS, FID/KID) or
+    paired-v1 (errors to the paired ground truth of the synthetic mini-INIT v2)."""
     from initbench.evaluation.protocol import get_protocol
-    from initbench.evaluation.weights import sha256_file
 
     protocol = get_protocol(protocol_name).with_overrides(
         num_inputs=num_inputs, samples_per_input=samples_per_input, short_side=short_side, pairing=pairing
     )
+    paired = protocol.version == "paired-v1"
+    if object_classifier and not paired:
+        raise UsageError(f"--object-classifier: only with --protocol paired-v1; got --protocol {protocol_name}")
+    if skip_invalid and not paired:
+        raise UsageError(f"--skip-invalid: only with --protocol paired-v1; got --protocol {protocol_name}")
     common = dict(protocol=protocol, classifier=classifier, lpips_backbone=lpips_backbone, lpips_seed=lpips_seed,
                   device=device, weights_dir=weights_dir, offline=offline)
     with _bar() as bar:
         if method == "real":
             if ckpt or official_ckpt:
                 raise UsageError("--method real: takes no --ckpt/--official-ckpt")
+            if paired:
+                raise UsageError("--method real: protocol paired-v1 scores translations against the ground truth; "
+                                 "use --protocol v1 for the real images' own diversity")
             from initbench.evaluation.real import evaluate_real
 
             result = evaluate_real(root, task, progress=bar, **common)
+        elif method == "ground-truth":
+            if ckpt or official_ckpt or not paired:
+                raise UsageError("--method ground-truth: only with --protocol paired-v1 and without --ckpt/--official-ckpt")
+            from initbench.evaluation.paired import evaluate_paired
+
+            result = evaluate_paired(None, root, task, object_classifier=object_classifier, skip_invalid=skip_invalid,
+                                     truth_styles=_truth_styles(synth_params), progress=bar, **common)
         else:
-            if bool(ckpt) == bool(official_ckpt):
-                raise UsageError("--ckpt / --official-ckpt: expected exactly one of them")
-            if config and not official_ckpt:
-                raise UsageError("--config: only with --official-ckpt")
-            from initbench.evaluation.evaluator import evaluate
-            from initbench.training.checkpoints import resolve_translator
+            translator, facts = _translator(method, ckpt, official_ckpt, config, ckpt_task, root, task, protocol,
+                                            device, skip_invalid)
+            if paired:
+                from initbench.evaluation.paired import evaluate_paired
 
-            from initbench.training.direction import resolve_direction
+                result = evaluate_paired(translator, root, task, object_classifier=object_classifier,
+                                         skip_invalid=skip_invalid, progress=bar, **facts, **common)
+            else:
+                from initbench.evaluation.evaluator import evaluate
 
-            translator = resolve_translator(method, ckpt=ckpt, official_ckpt=official_ckpt, config=config, device=device,
-                                            ckpt_task=ckpt_task, need_task=True)
-            # sunny2night weights evaluated on night2sunny run b2a; an unrelated task is refused here (exit 2)
-            direction, _ = resolve_direction(translator, task=task)
-            result = evaluate(translator, root, task, method=method, checkpoint_sha256=sha256_file(ckpt or official_ckpt),
-                              direction=direction, model_task=getattr(translator, "task", None),
-                              fid=not no_fid, progress=bar, **common)
+                settings = facts.pop("method_settings")
+                result = evaluate(translator, root, task, fid=not no_fid, progress=bar, **facts, **common)
+                if settings:
+                    result["method_settings"] = settings
     if out:
         write_json(out, result)
     if json_out:
         write_json(json_out, result)
     if json_out != "-":  # with the document on stdout, the table would only repeat it
         _print_result(result, out)
+
+
+def _truth_styles(text: str):
+    """``--synth-params PER_DOMAIN,SEED,WxH`` as a :class:`TruthStyles`."""
+    from initbench.evaluation.truth_styles import TruthStyles
+
+    try:
+        per_domain, seed, size = text.split(",")
+        w, h = size.lower().split("x")
+        return TruthStyles(int(per_domain), int(seed), (int(w), int(h)))
+    except ValueError:
+        raise UsageError(f"--synth-params: expected PER_DOMAIN,SEED,WxH (e.g. 64,0,256x160); got {text!r}") from None
+
+
+def _translator(method, ckpt, official_ckpt, config, ckpt_task, root, task, protocol, device, skip_invalid):
+    """``(translator, facts)`` named by the options; facts: method, checkpoint_sha256, direction, model_task,
+    method_settings. A floor method without a checkpoint is built (and colour-transfer fitted) here."""
+    from initbench.evaluation.floors import FLOORS, build_floor
+    from initbench.evaluation.weights import sha256_file
+    from initbench.training.direction import resolve_direction
+
+    if config and not official_ckpt:
+        raise UsageError("--config: only with --official-ckpt")
+    if not ckpt and not official_ckpt and method in FLOORS:
+        if ckpt_task:
+            raise UsageError("--ckpt-task: only with --official-ckpt")
+        translator, settings = build_floor(method, root, task, split=protocol.split, short_side=protocol.short_side,
+                                           skip_invalid=skip_invalid)
+        return translator, dict(method=method, checkpoint_sha256=None, direction="a2b", model_task=task,
+                                method_settings=settings)
+    if bool(ckpt) == bool(official_ckpt):
+        raise UsageError("--ckpt / --official-ckpt: expected exactly one of them")
+    from initbench.training.checkpoints import resolve_translator
+
+    translator = resolve_translator(method, ckpt=ckpt, official_ckpt=official_ckpt, config=config, device=device,
+                                    ckpt_task=ckpt_task, need_task=True)
+    # sunny2night weights evaluated on night2sunny run b2a; an unrelated task is refused here (exit 2)
+    direction, _ = resolve_direction(translator, task=task)
+    return translator, dict(method=method, checkpoint_sha256=sha256_file(ckpt or official_ckpt), direction=direction,
+                            model_task=getattr(translator, "task", None), method_settings={})
 
 
 def _print_result(r: dict, out) -> None:
@@ -195,6 +265,9 @@ def _print_result(r: dict, out) -> None:
                 f"({r['metrics_extra'].get('lpips_distinct_pairs')} distinct pairs scored)")
     else:
         size = f"inputs {r['num_inputs']} x samples {r['samples_per_input']}"
+    if r.get("method_settings", {}).get("fitted_at_evaluation"):
+        ms = r["method_settings"]
+        size += f"; fitted on {ms['split']} {ms['split_part']} {ms['train_images']}"
     console.print(f"{size}; fingerprint {short}", highlight=False)
     for k, why in r["skipped"].items():
         console.print(f"[yellow]{k} not computed:[/] {why}", highlight=False)

@@ -138,10 +138,12 @@ def build_classifier(
     return clf, f"imagenet:{sha}"
 
 
-def save_classifier(clf: DomainClassifier, path: str | os.PathLike, *, recipe: dict | None = None, report: dict | None = None, init: str = "") -> str:
+def save_classifier(clf: DomainClassifier, path: str | os.PathLike, *, recipe: dict | None = None, report: dict | None = None,
+                    init: str = "", kind: str = "images") -> str:
     """Write the classifier atomically; returns the sha256 of its weights (its identity, see ``initbench.digests``)."""
     blob = {
         "format": FORMAT,
+        "kind": kind,
         "arch": clf.arch,
         "domains": list(clf.domains),
         "input_size": clf.input_size,
@@ -158,35 +160,47 @@ def save_classifier(clf: DomainClassifier, path: str | os.PathLike, *, recipe: d
     return sha256_tensors(blob["state_dict"])
 
 
-def load_classifier(path: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[DomainClassifier, dict]:
-    """(classifier in eval mode on ``device``, ``{"sha256", "file_sha256", "arch", "init", "report", "recipe"}``).
+#: What a classifier file classifies (``kind`` in the file; files without it classify whole images).
+KINDS = {"images": "--classifier", "objects": "--object-classifier"}
+
+
+def load_classifier(path: str | os.PathLike, device: str | torch.device = "cpu",
+                    kind: str | None = None) -> tuple[DomainClassifier, dict]:
+    """(classifier in eval mode on ``device``, ``{"sha256", "file_sha256", "arch", "init", "report", "recipe", "kind"}``).
 
     ``sha256`` identifies the weights (canonical tensors), so two files holding the same weights (the
     file also stores the training report and its timings) give one fingerprint; ``file_sha256`` is
-    the file's own hash.
+    the file's own hash. ``kind`` (``images`` or ``objects``): the file must classify that (the error
+    names the option, ``--classifier`` or ``--object-classifier``); None accepts either.
     """
+    option = KINDS.get(kind or "images", "--classifier")
     p = Path(path)
     if not p.is_file():
-        raise UsageError(f"--classifier: file not found: {p}")
+        raise UsageError(f"{option}: file not found: {p}")
     expected = f"expected a classifier file of format {FORMAT!r} (from `initbench train-classifier`)"
     try:
         blob = torch.load(p, map_location="cpu", weights_only=True)
     except Exception:  # torch raises KeyError("101") and the like for a file that is not a torch.save
-        raise CheckpointError(f"--classifier: {expected}; {p} is not a torch.save file") from None
+        raise CheckpointError(f"{option}: {expected}; {p} is not a torch.save file") from None
     if not isinstance(blob, dict) or blob.get("format") != FORMAT:
         found = f"format {blob.get('format')!r}" if isinstance(blob, dict) else f"a {type(blob).__name__}"
-        raise CheckpointError(f"--classifier: {expected}; {p} holds {found}")
+        raise CheckpointError(f"{option}: {expected}; {p} holds {found}")
     missing = [k for k in ("arch", "domains", "state_dict") if k not in blob]
     if missing:
-        raise CheckpointError(f"--classifier: {expected}; {p} lacks {', '.join(missing)}")
+        raise CheckpointError(f"{option}: {expected}; {p} lacks {', '.join(missing)}")
+    found_kind = blob.get("kind", "images")
+    if kind is not None and found_kind != kind:
+        hint = "train-classifier --objects" if kind == "objects" else "train-classifier without --objects"
+        raise CheckpointError(f"{option}: expected a classifier of {kind} (`initbench {hint}`); {p} classifies {found_kind}")
     clf = DomainClassifier(blob["arch"], tuple(blob["domains"]))
     try:
         clf.net.load_state_dict(blob["state_dict"], strict=True)
     except RuntimeError as exc:
-        raise CheckpointError(f"--classifier: {p}: its weights do not fit a {blob['arch']} classifier "
+        raise CheckpointError(f"{option}: {p}: its weights do not fit a {blob['arch']} classifier "
                               f"({str(exc).splitlines()[0]})") from None
     clf.eval().requires_grad_(False)
     info = {k: blob.get(k) for k in ("arch", "init", "report", "recipe")}
+    info["kind"] = found_kind
     info["sha256"] = sha256_tensors(blob["state_dict"])
     info["file_sha256"] = W.sha256_file(p)
     return clf.to(device), info
@@ -211,6 +225,32 @@ class _Images(torch.utils.data.Dataset):
         if self.cache is not None:
             self.cache[i] = x
         return x, label
+
+
+class _Crops(torch.utils.data.Dataset):
+    """Items ``(3 x S x S box crop in [-1, 1], label)`` of real objects: each box of each image, cut from the
+    image at its file's resolution (as paired-v1 cuts outputs) and resized to ``S`` (antialiased bilinear)."""
+
+    def __init__(self, root, items: list[tuple[str, int]], boxes: dict, size: int):
+        self.size = size
+        self.cache: dict[int, torch.Tensor] = {}
+        self.rows = [(root, key, b, label) for key, label in items for b in boxes[key]]
+
+    def __len__(self):
+        return len(self.rows)
+
+    def __getitem__(self, i):
+        from initbench.evaluation.paired_metrics import box_crops
+
+        if i not in self.cache:
+            root, key, b, _ = self.rows[i]
+            x = I.load_image(I.key_path(root, key), None)[None]
+            self.cache[i] = box_crops(x, torch.tensor([b], dtype=torch.float64), self.size)[0]
+        return self.cache[i], self.rows[i][3]
+
+    @property
+    def labels(self) -> list[int]:
+        return [r[3] for r in self.rows]
 
 
 def _items(assignment, split: str, cap: int | None, seed: int) -> list[tuple[str, int]]:
@@ -255,35 +295,55 @@ def train_classifier(
     offline: bool = True,
     num_workers: int = 0,
     progress: Callable[[int, int, dict], None] | None = None,
+    objects: bool = False,
+    split: str = "v1",
     **overrides,
 ) -> dict:
     """Train the domain classifier on ``root``'s train split, test it on its test split, save it.
 
     ``overrides`` change :class:`Recipe` fields (``epochs``, ``lr``, ...; recorded).
-    ``progress(done, total, info)`` is called after each batch. Returns the report (also stored in the file).
+    ``objects``: classify real box crops instead of whole images (the object-domain classifier of
+    paired-v1's ``object_domain_accuracy``; the file records ``kind: objects``); crops are cut at the
+    file's resolution and resized to the classifier's input (``short_side`` recorded as None).
+    ``split``: the split rule (``v1``; ``drives`` for the mini-INIT v2). ``progress(done, total, info)``
+    is called after each batch. Returns the report (also stored in the file).
     """
     rec = recipe or RECIPES["small" if small else "inception_v3"]
+    if objects:
+        rec = replace(rec, short_side=None)
     rec = replace(rec, **{k: v for k, v in overrides.items() if v is not None})
     t0 = time.perf_counter()
-    assignment = I.split_of_root(root)
+    assignment = I.split_of_root(root, split)
     train_items = _items(assignment, "train", rec.max_per_domain, rec.seed)
     test_items = _items(assignment, "test", None, rec.seed)
     I.require(train_items, "training images", root)
     I.require(test_items, "test images", root)
     clf, init = build_classifier(rec.arch, from_scratch=from_scratch, seed=rec.seed, weights_dir=weights_dir, offline=offline)
     clf.to(device)
-    labels = torch.tensor([y for _, y in train_items])
+    if objects:
+        from initbench.dataset.index import index_root
+
+        index = index_root(root)
+        boxes = {k: [list(b) for b in e.boxes] for k, e in index.items()}
+        ds = _Crops(root, [(k, y) for k, y in train_items if k in boxes], boxes, clf.input_size)
+        test_ds = _Crops(root, [(k, y) for k, y in test_items if k in boxes], boxes, clf.input_size)
+        I.require(ds.rows, "annotated objects in training images", root)
+        I.require(test_ds.rows, "annotated objects in test images", root)
+        labels = torch.tensor(ds.labels)
+    else:
+        ds = _Images(root, train_items, rec.short_side, clf.input_size)
+        test_ds = _Images(root, test_items, rec.short_side, clf.input_size)
+        labels = torch.tensor([y for _, y in train_items])
     counts = torch.bincount(labels, minlength=len(DOMAINS)).float()
     g = torch.Generator().manual_seed(rec.seed)
     if rec.balanced:
         w = (1.0 / counts.clamp(min=1))[labels]
-        sampler = torch.utils.data.WeightedRandomSampler(w, len(train_items), replacement=True, generator=g)
+        sampler = torch.utils.data.WeightedRandomSampler(w, len(ds), replacement=True, generator=g)
     else:
-        sampler = torch.utils.data.RandomSampler(train_items, generator=g)
-    ds = _Images(root, train_items, rec.short_side, clf.input_size)
+        sampler = torch.utils.data.RandomSampler(ds, generator=g)
     # drop_last: a last batch of one image would break batch norm in training mode
     loader = torch.utils.data.DataLoader(ds, batch_size=rec.batch_size, sampler=sampler, num_workers=num_workers,
-                                         drop_last=len(train_items) > rec.batch_size)
+                                         drop_last=len(ds) > rec.batch_size)
     opt = torch.optim.Adam(clf.parameters(), lr=rec.lr, weight_decay=rec.weight_decay)
     total = rec.epochs * len(loader)
     done = 0
@@ -304,20 +364,22 @@ def train_classifier(
             done += 1
             if progress is not None:
                 progress(done, total, {"loss": loss.detach().item()})
-    test_ds = _Images(root, test_items, rec.short_side, clf.input_size)
     test_loader = torch.utils.data.DataLoader(test_ds, batch_size=rec.batch_size, num_workers=num_workers)
     report = evaluate_classifier(clf, test_loader, device)
     report.update(
         {
             "arch": rec.arch,
             "init": init,
+            "kind": "objects" if objects else "images",
+            "split": split,
             "train_counts": {d: int(counts[i]) for i, d in enumerate(DOMAINS)},
             "seconds": round(time.perf_counter() - t0, 2),
             "device": str(device),
         }
     )
     clf.eval()
-    report["sha256"] = save_classifier(clf, out, recipe=asdict(rec), report=report, init=init)
+    report["sha256"] = save_classifier(clf, out, recipe=asdict(rec), report=report, init=init,
+                                       kind="objects" if objects else "images")
     report["path"] = str(out)
     report["recipe"] = asdict(rec)
     return report

@@ -62,24 +62,29 @@ def conformance(
     lpips_backbone: str,
     classifier_info: dict | None,
     data_fingerprint: str | None,
+    missing_ground_truth: int = 0,
 ) -> tuple[bool, list[str]]:
     """``(conformant, reasons)`` of a result.
 
     ``test_images``: how many test images the protocol's draw could choose from (the source domain's for a
     translator, the target domain's for ``real``); ``lpips_backbone``: ``pretrained`` or ``random``;
     ``classifier_info``: ``load_classifier``'s info dict, or None when no classifier was used;
-    ``data_fingerprint``: None when the data cannot be identified.
+    ``data_fingerprint``: None when the data cannot be identified; ``missing_ground_truth``: how many
+    test inputs a paired protocol had to leave out for want of a ground-truth file. A protocol whose
+    ``num_inputs`` is 0 takes every test input, so no count is too small for it.
     """
     reasons = []
     if protocol.overrides:
         reasons.append("protocol overridden: " + ", ".join(f"{k}={v}" for k, v in protocol.overrides))
     if task not in protocol.tasks:
         reasons.append(f"task {task} is not one of protocol {protocol.version}'s tasks")
-    if test_images < protocol.num_inputs:
+    if protocol.num_inputs and test_images < protocol.num_inputs:
         reasons.append(f"{test_images} test images, fewer than num_inputs {protocol.num_inputs}")
     if lpips_backbone != "pretrained":
         reasons.append(f"lpips backbone is {lpips_backbone} (protocol: pretrained AlexNet)")
     reasons += classifier_reasons(classifier_info)
+    if missing_ground_truth:
+        reasons.append(f"{missing_ground_truth} test inputs have no ground truth")
     if not data_fingerprint:
         reasons.append("the data cannot be identified (no data_fingerprint)")
     return (not reasons, reasons)

@@ -84,7 +84,7 @@ class Protocol:
     split: str = "v1"
     num_inputs: int = 100
     input_seed: int = 0
-    short_side: int = 360
+    short_side: int | None = 360
     crop: str | None = None
     input_resize: str = "initbench.dataset.transforms.resize_short_side (antialiased bilinear), no crop; x/127.5-1"
     samples_per_input: int = 100
@@ -128,7 +128,7 @@ class Protocol:
             raise UsageError(f"protocol override: unknown field(s) {', '.join(unknown)}; "
                              f"expected some of {', '.join(OVERRIDABLE)}")
         real = {k: v for k, v in changes.items() if getattr(self, k) != v}
-        fixed = sorted(set(real) & set(FIXED))
+        fixed = sorted(set(real) & (set(FIXED) | set(PAIRED_FIXED)))
         if fixed:
             raise UsageError(f"protocol override: field(s) {', '.join(fixed)} are fixed by protocol {self.version} "
                              f"(no code path computes another value; a change is a new protocol version); "
@@ -162,6 +162,9 @@ OVERRIDABLE: dict[str, int | None] = {
 FIXED = ("version", "tasks", "split", "crop", "input_resize", "lpips_version", "lpips_net", "classifier_input",
          "is_splits", "cis_aggregation", "fid_feature_layer", "conformant", "overrides")
 
+#: The fields :class:`PairedProtocol` adds, fixed by its version like those of :data:`FIXED`.
+PAIRED_FIXED = ("object_crop", "guided")
+
 #: CLI option of a field, where ``initbench evaluate`` has one (error messages name it).
 _OPTIONS = {"num_inputs": "--num-inputs", "samples_per_input": "--samples-per-input", "short_side": "--short-side",
             "pairing": "--pairing"}
@@ -184,11 +187,47 @@ def _check_override(name: str, value) -> None:
 
 V1 = Protocol(version="v1", tasks=tuple(PAPER_TASKS))
 
-PROTOCOLS: dict[str, Protocol] = {"v1": V1}
+
+@dataclass(frozen=True)
+class PairedProtocol(Protocol):
+    """Protocol ``paired-v1``: a translation scored against its paired ground truth (synthetic mini-INIT v2).
+
+    * **Inputs.** Every ``test`` image of the source domain under split ``drives`` (``num_inputs`` 0 means
+      all; an override caps them, drawn as in v1, and the result is not conformant); an input without a
+      ground-truth file ``ground_truth/<source>2<target>/<relpath>`` is left out and the result is not
+      conformant (reason ``N test inputs have no ground truth``).
+    * **Resolution.** None: input, output and truth at the rendered size, compared pixel for pixel
+      (``short_side`` None; an override resizes input and truth alike and is recorded).
+    * **Samples.** ``samples_per_input`` (10) styles per input, drawn as in v1 (generator ``style_seed + i``);
+      1 for a deterministic method.
+    * **L1** in [0, 1] pixel units (``|y - t| / 2`` of [-1, 1] images, mean over channels and pixels) over
+      the frame, outside every box (background), inside the union of boxes (objects) and per class;
+      per input: the mean over samples, and ``*_best`` the smallest sample's; headline = mean over inputs
+      (inputs without a box of a kind are left out of that kind's mean).
+    * **LPIPS to the truth** (v0.1 AlexNet, as v1): the frame, and each box cut from output and truth alike
+      and resized to ``object_crop`` x ``object_crop`` (antialiased bilinear; LPIPS needs >= 31 px).
+    * **Domain accuracy**: share of outputs the image classifier puts in the target domain; object domain
+      accuracy: share of box crops (resized to the object classifier's input) it puts there.
+    * **Guided** (methods with ``style_from_images``): one output per input, decoded with the style encoded
+      from the ground truth itself (generator ``style_seed + i`` where the encoder samples).
+    * **LPIPS diversity** as v1's pairing ``munit`` on the samples (5 pairs of 10).
+    """
+
+    object_crop: int = 64
+    guided: str = "style = translator.style_from_images(ground truth, direction); one output per input"
+
+
+PAIRED_V1 = PairedProtocol(
+    version="paired-v1", tasks=tuple(PAPER_TASKS), split="drives", num_inputs=0, short_side=None,
+    input_resize="none: the rendered resolution (output and ground truth compared pixel for pixel)",
+    samples_per_input=10, lpips_pairs_per_input=5, fid_max_reference=0, kid_subsets=0, kid_subset_size=0,
+)
+
+PROTOCOLS: dict[str, Protocol] = {"v1": V1, "paired-v1": PAIRED_V1}
 
 
 def get_protocol(name: str) -> Protocol:
-    """The published protocol called ``name`` (``v1``)."""
+    """The published protocol called ``name`` (``v1``, ``paired-v1``)."""
     if name not in PROTOCOLS:
         raise UsageError(f"--protocol: unknown protocol {name!r}; available are: {', '.join(sorted(PROTOCOLS))}")
     return PROTOCOLS[name]

@@ -24,19 +24,37 @@ SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 
 #: The metric keys of evaluation protocol v1 (contract 6), plus ``cis`` for reported entries
 #: whose publication does not say whether exp() was applied.
-METRICS: tuple[str, ...] = (
+V1_METRICS: tuple[str, ...] = (
     "lpips_diversity", "is_exp", "is_kl", "is_exp_10split", "cis_exp", "cis_kl", "cis", "fid", "kid",
 )
 
-#: Higher is better for every metric but FID and KID.
-LOWER_IS_BETTER: frozenset[str] = frozenset({"fid", "kid"})
+#: The metric keys of protocol paired-v1 besides ``lpips_diversity`` (``initbench.evaluation.paired.METRIC_KEYS``;
+#: written out here so that the leaderboard does not import the evaluator; a test keeps the two equal).
+_PAIRED_L1 = ("l1_gt_frame", "l1_gt_background", "l1_gt_objects")
+_PAIRED_LPIPS = ("lpips_gt_frame", "lpips_gt_objects")
+PAIRED_METRICS: tuple[str, ...] = (
+    *_PAIRED_L1, *(k + "_best" for k in _PAIRED_L1), *_PAIRED_LPIPS, *(k + "_best" for k in _PAIRED_LPIPS),
+    "l1_gt_car", "l1_gt_sign", "l1_gt_person", "domain_accuracy", "object_domain_accuracy",
+    "l1_gt_frame_guided", "l1_gt_objects_guided", "lpips_gt_frame_guided",
+)
+
+#: Every metric an entry may hold, in table order.
+METRICS: tuple[str, ...] = V1_METRICS + PAIRED_METRICS
+
+#: Higher is better for the v1 metrics but FID and KID, and for the paired domain accuracies; every
+#: paired error to the ground truth (L1, LPIPS) is lower-is-better.
+LOWER_IS_BETTER: frozenset[str] = frozenset({"fid", "kid"}) | frozenset(
+    k for k in PAIRED_METRICS if k.startswith(("l1_", "lpips_gt_")))
 
 #: Which fingerprint key (the network) each metric depends on; it must be recorded, not null.
-METRIC_NETWORK: dict[str, str] = {
+#: None: the metric needs no network (L1 to the ground truth).
+METRIC_NETWORK: dict[str, str | None] = {
     "lpips_diversity": "lpips_backbone",
     "is_exp": "classifier", "is_kl": "classifier", "is_exp_10split": "classifier",
     "cis_exp": "classifier", "cis_kl": "classifier", "cis": "classifier",
     "fid": "fid_features", "kid": "fid_features",
+    **{k: ("lpips_backbone" if k.startswith("lpips_") else None) for k in PAIRED_METRICS},
+    "domain_accuracy": "classifier", "object_domain_accuracy": "object_classifier",
 }
 
 #: Human-readable metric names for tables.
@@ -45,6 +63,9 @@ METRIC_TITLES: dict[str, str] = {
     "is_exp": "IS (exp)", "is_kl": "IS (mean KL)", "is_exp_10split": "IS (exp, 10 splits)",
     "cis_exp": "CIS (exp)", "cis_kl": "CIS (mean KL)", "cis": "CIS (as printed)",
     "fid": "FID", "kid": "KID",
+    **{k: (k.replace("l1_gt_", "L1 to truth, ").replace("lpips_gt_", "LPIPS to truth, ")
+           .replace("_best", " (best of K)").replace("_guided", " (guided)")) for k in PAIRED_METRICS},
+    "domain_accuracy": "domain accuracy", "object_domain_accuracy": "object domain accuracy",
 }
 
 
@@ -91,6 +112,18 @@ BENCHMARKS: dict[str, Benchmark] = {
         "with fewer inputs and samples (recorded as overrides); random LPIPS backbone allowed (recorded).",
         split="v1",
         protocol="v1",
+        tasks=tuple(all_tasks()),
+        fingerprint={},
+        allow_protocol_overrides=True,
+    ),
+    "mini-init-v2": Benchmark(
+        name="mini-init-v2",
+        description="The synthetic mini-INIT v2 with paired ground truth (`initbench synth --paired`), split drives, "
+        "protocol paired-v1: errors to the ground truth (L1, LPIPS; mean and best of K; guided), domain accuracies, "
+        "LPIPS diversity. Floors identity and colour-transfer, and the ground truth's own row (unranked). Random "
+        "LPIPS backbone and a small classifier allowed (recorded; then not conformant).",
+        split="drives",
+        protocol="paired-v1",
         tasks=tuple(all_tasks()),
         fingerprint={},
         allow_protocol_overrides=True,

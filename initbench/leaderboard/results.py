@@ -25,7 +25,7 @@ from typing import Any, Sequence
 
 from initbench.digests import results_digest, sha256_tensors
 from initbench.errors import DataFormatError, UsageError
-from initbench.leaderboard.benchmarks import METRICS, get_benchmark
+from initbench.leaderboard.benchmarks import METRICS, PAIRED_METRICS, get_benchmark
 from initbench.leaderboard.entry import SCHEMA_ID, mean, unbiased_std
 
 #: Keys every results file must have for an entry to be built from it.
@@ -84,6 +84,8 @@ def recompute_metrics(results: dict) -> dict[str, float]:
     vals = _lpips_values(per_input, pairing)
     if vals:
         out["lpips_diversity"] = (mean_drit_lpips if pairing == "drit" else mean_lpips)(vals)
+    if results.get("protocol") == "paired-v1":
+        out.update(_recompute_paired(per_input))
     neg = _numbers(per_input.get("neg_entropy"))
     marg = _marginals(per_input, len(neg)) if neg else None
     out.update(summaries_to_metrics(cis_kl=_numbers(per_input.get("cis_kl")), marginal=marg,
@@ -201,6 +203,20 @@ def read_results(path: str | os.PathLike) -> dict:
         raise DataFormatError(f"not an evaluator results file: missing key(s) {missing} "
                               f"(expected {list(REQUIRED_KEYS)})", str(p))
     return obj
+
+
+def _recompute_paired(per_input: dict) -> dict[str, float]:
+    """paired-v1's errors to the ground truth: each the mean over inputs of its per-input value (nulls left out:
+    an input without a box of a kind). The domain accuracies are pooled over outputs and not recomputed here."""
+    out = {}
+    for name in PAIRED_METRICS:
+        rows = per_input.get(name)
+        if name.endswith("domain_accuracy") or not isinstance(rows, list):
+            continue
+        vals = _numbers([v for v in rows if v is not None])
+        if vals:
+            out[name] = mean(vals)
+    return out
 
 
 def _relpath(path: Path, start: Path) -> str:

@@ -98,6 +98,19 @@ class Translator(nn.Module, ABC):
             return self.sample_style(batch, generator=generator, device=device)
         return style
 
+    @property
+    def takes_style_from_images(self) -> bool:
+        """True when :meth:`style_from_images` is implemented (example-guided translation: MUNIT, DRIT)."""
+        return type(self).style_from_images is not Translator.style_from_images
+
+    def style_from_images(self, reference: torch.Tensor, *, direction: str = "a2b",
+                          generator: torch.Generator | None = None) -> torch.Tensor:
+        """The style of target-domain ``reference`` images (``B x 3 x H x W`` in [-1, 1]) as ``decode`` takes it
+        (``B x style_dim``), for example-guided translation. ``generator`` serves methods whose encoder samples
+        (DRIT's concat attribute). Not every method can: see :attr:`takes_style_from_images`."""
+        raise UsageError(f"{self.name or type(self).__name__}: cannot take its style from an image "
+                         "(no style encoder for the target domain)")
+
     def repeat_content(self, content: Any, k: int) -> Any:
         """An encoded content of one image repeated ``k`` times along the batch dimension (the evaluator decodes
         many styles per input from one encoding). Tensors whose first dimension is 1 are expanded; tuples

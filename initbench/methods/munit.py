@@ -132,7 +132,8 @@ class MUNIT(GeneratorPair):
         s = check_style(style, content.size(0), self.style_dim, "munit")
         return self._gens(direction)[1].decode(content, s)
 
-    def style_from_images(self, reference: torch.Tensor, *, direction: str = "a2b") -> torch.Tensor:
+    def style_from_images(self, reference: torch.Tensor, *, direction: str = "a2b",
+                          generator: torch.Generator | None = None) -> torch.Tensor:
         """Example-guided style: the target-domain style encoder on ``reference`` images -> ``B x style_dim``."""
         return self._gens(direction)[1].enc_style(reference).flatten(1)
 
