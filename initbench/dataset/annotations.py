@@ -29,10 +29,11 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Sequence
 
 from initbench.dataset.findings import Finding, make_finding
 from initbench.dataset.release import DOMAINS
+from initbench.errors import UsageError
 from initbench.files import write_atomic
 
 
@@ -489,3 +490,23 @@ def find_annotation_files(root: str | os.PathLike) -> list[Path]:
                 if looks_like_annotation_file(p):
                     found.append(p)
     return found
+
+
+def annotation_files_to_read(root: str | os.PathLike, annotations: Sequence[str | os.PathLike] | None) -> list[Path]:
+    """The annotation files a command reads: ``annotations`` when given (each must be a file), else every file in
+    the official format under the folder ``root``. UsageError (naming ``--annotations`` or ``ROOT``) otherwise."""
+    if annotations:
+        files = [Path(a) for a in annotations]
+        for f in files:
+            if not f.is_file():
+                raise UsageError(f"--annotations: {f} is not a file")
+        return files
+    if not Path(root).is_dir():
+        raise UsageError(f"ROOT: {root} is not a directory")
+    files = find_annotation_files(root)
+    if not files:
+        raise UsageError(
+            f"ROOT: no annotation files under {root}; expected text files in the official format "
+            "(e.g. batch1_anno/sunny1.txt), or name them with --annotations"
+        )
+    return files

@@ -14,9 +14,8 @@ from typing import Sequence
 
 import numpy as np
 
-from initbench.dataset.annotations import Record, find_annotation_files, parse_file
+from initbench.dataset.annotations import Record, annotation_files_to_read, parse_file
 from initbench.dataset.release import CATEGORY_KEYS, DOMAINS, PAPER_COUNTS
-from initbench.errors import UsageError
 
 QUANTILES = (0.0, 0.05, 0.25, 0.5, 0.75, 0.95, 1.0)
 #: Boxes-per-image histogram bins: 0, 1, ..., 9, and 10 or more.
@@ -28,22 +27,6 @@ def _quantiles(values: np.ndarray) -> dict[str, float] | None:
         return None
     q = np.quantile(values, QUANTILES)
     return {f"q{int(round(p * 100)):02d}": round(float(v), 3) for p, v in zip(QUANTILES, q)}
-
-
-def _annotation_files(root: Path, annotations: Sequence[str | os.PathLike] | None) -> list[Path]:
-    """The files to read: ``annotations`` when given (each must exist), else those found under ``root``."""
-    if annotations:
-        files = [Path(a) for a in annotations]
-        for f in files:
-            if not f.is_file():
-                raise UsageError(f"--annotations: {f} is not a file")
-        return files
-    if not root.is_dir():
-        raise UsageError(f"ROOT: {root} is not a directory")
-    files = find_annotation_files(root)
-    if not files:
-        raise UsageError(f"ROOT: no annotation files under {root}; expected e.g. batch1_anno/sunny1.txt, or pass --annotations")
-    return files
 
 
 @dataclass
@@ -112,7 +95,7 @@ def dataset_stats(root: str | os.PathLike, annotations: Sequence[str | os.PathLi
     Records that fail to parse are counted in ``parse_findings`` (``verify-dataset`` lists them).
     """
     root = Path(root)
-    files = _annotation_files(root, annotations)
+    files = annotation_files_to_read(root, annotations)
     tally = _Tally()
     for f in files:
         parsed = parse_file(f)
