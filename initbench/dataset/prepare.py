@@ -160,7 +160,8 @@ def _scaled_record(rec: Record, dst: Path) -> Record:
     h0, w0 = rec.height, rec.width  # equal to the PNG header: the index checked it
     h1, w1 = png_size(dst)
     sx, sy = w1 / w0, h1 / h0
-    boxes = tuple(Box(b.cls, round(b.x1 * sx, 2), round(b.y1 * sy, 2), round(b.x2 * sx, 2), round(b.y2 * sy, 2)) for b in rec.boxes)
+    boxes = tuple(Box(b.cls, round(b.x1 * sx, 2), round(b.y1 * sy, 2), round(b.x2 * sx, 2), round(b.y2 * sy, 2))
+                  for b in rec.boxes)
     return replace(rec, height=h1, width=w1, boxes=boxes)
 
 
@@ -198,7 +199,9 @@ def _verify_copy(index, out: Path, split: str, workers: int) -> dict:
 
 
 def _write_settings(out: Path, settings: dict, complete: bool, outcome: dict | None = None) -> None:
-    write_atomic(out / SETTINGS_NAME, json.dumps({"settings": settings, "complete": complete, **(outcome or {})}, indent=2) + "\n")
+    """``OUT/initbench-prepare.json``: the settings, whether the copy is complete, and (at the end) the outcome."""
+    record = {"settings": settings, "complete": complete, **(outcome or {})}
+    write_atomic(out / SETTINGS_NAME, json.dumps(record, indent=2) + "\n")
 
 
 def prepare(

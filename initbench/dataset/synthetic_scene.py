@@ -320,7 +320,8 @@ def _draw_pole(cv: Canvas, g: dict, st: FrameStyle, light: np.ndarray, xg: np.nd
     cv.rect(cx - hw_px, hz - (ph - CAMERA_HEIGHT) * k, cx + hw_px, hz + CAMERA_HEIGHT * k, np.float32([0.42, 0.42, 0.40]))
     arm = (1.2 if xp < 0 else -1.2) * k
     ly = hz - (ph - 0.4 - CAMERA_HEIGHT) * k
-    cv.rect(min(cx, cx + arm), ly - max(0.5, 0.08 * k), max(cx, cx + arm), ly + max(0.5, 0.08 * k), np.float32([0.35, 0.35, 0.35]))
+    arm_half = max(0.5, 0.08 * k)
+    cv.rect(min(cx, cx + arm), ly - arm_half, max(cx, cx + arm), ly + arm_half, np.float32([0.35, 0.35, 0.35]))
     if st.street_lamps:
         cv.glow(cx + arm, ly + 0.2 * k, max(0.8, 0.35 * k), (1.0, 0.9, 0.7), 1.3)
         light[g["ground"]] += 0.5 / (1.0 + ((xg - (xp + 1.2 * np.sign(-xp))) ** 2 + (zg - z) ** 2) / 30.0) ** 2
