@@ -29,10 +29,11 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Sequence
 
 from initbench.dataset.findings import Finding, make_finding
 from initbench.dataset.release import DOMAINS
+from initbench.errors import UsageError
 from initbench.files import write_atomic
 
 
@@ -294,98 +295,122 @@ def _next_record_start(lines: list[str], i: int) -> int:
     return i
 
 
-def _parse_body(lines, i, header_line, index, domain, source, bad, off=0):
-    """Parse the lines after a header. Returns (record or None, next line index)."""
+def _expect_line(lines: list[str], j: int, what: str, index: int, bad) -> str | None:
+    """The stripped line ``j`` of a record's head, or None (reported) when it is missing, blank or a header."""
     n = len(lines)
+    if j >= n or not lines[j].strip() or _HEADER.match(lines[j].strip()):
+        found = "end of file" if j >= n else repr(lines[j].strip()[:80]) if lines[j].strip() else "a blank line"
+        bad("malformed-record", min(j, n - 1) + 1 if n else 1, f"expected {what} of record '# {index}', found {found}")
+        return None
+    return lines[j].strip()
 
-    def expect_line(j: int, what: str) -> str | None:
-        if j >= n or not lines[j].strip() or _HEADER.match(lines[j].strip()):
-            found = "end of file" if j >= n else repr(lines[j].strip()[:80]) if lines[j].strip() else "a blank line"
-            bad("malformed-record", min(j, n - 1) + 1 if n else 1, f"expected {what} of record '# {index}', found {found}")
-            return None
-        return lines[j].strip()
 
-    path = expect_line(i, "the image path")
-    if path is None:
-        return None, _next_record_start(lines, i)
-    if len(path.split()) != 1 or not path.lower().endswith(".png"):
-        bad("malformed-record", i + 1, f"expected an image path ending in .png, found {path[:80]!r}")
-        return None, _next_record_start(lines, i + 1)
+def _path_field(text: str, lineno: int, bad) -> str | None:
+    if len(text.split()) != 1 or not text.lower().endswith(".png"):
+        bad("malformed-record", lineno, f"expected an image path ending in .png, found {text[:80]!r}")
+        return None
+    return text
 
-    size = expect_line(i + 1, "the size line 'C H W N'")
-    if size is None:
-        return None, _next_record_start(lines, i + 1)
-    toks = size.split()
+
+def _size_field(text: str, lineno: int, bad) -> list[int] | None:
+    toks = text.split()
     if len(toks) != 4:
-        bad("malformed-record", i + 2, f"expected the size line 'C H W N' (4 integers), found {size[:80]!r}")
-        return None, _next_record_start(lines, i + 2)
+        bad("malformed-record", lineno, f"expected the size line 'C H W N' (4 integers), found {text[:80]!r}")
+        return None
     ints = [_parse_int(t) for t in toks]
     if any(v is None for v in ints):
-        bad("non-numeric-value", i + 2, f"size line must hold 4 integers 'C H W N', found {size!r}")
-        return None, _next_record_start(lines, i + 2)
-    channels, height, width, num = ints
+        bad("non-numeric-value", lineno, f"size line must hold 4 integers 'C H W N', found {text!r}")
+        return None
+    return ints  # type: ignore[return-value]
 
-    zero = expect_line(i + 2, "the '0' line")
-    if zero is None:
-        return None, _next_record_start(lines, i + 2)
-    zero_v = _parse_int(zero)
-    if zero_v is None or len(zero.split()) != 1:
-        bad("malformed-record", i + 3, f"expected the line '0', found {zero[:80]!r}")
-        return None, _next_record_start(lines, i + 3)
 
-    count_txt = expect_line(i + 3, "the box count")
-    if count_txt is None:
-        return None, _next_record_start(lines, i + 3)
-    count = _parse_int(count_txt)
-    if count is None or len(count_txt.split()) != 1 or count < 0:
-        bad("non-numeric-value", i + 4, f"box count must be a non-negative integer, found {count_txt[:80]!r}")
-        return None, _next_record_start(lines, i + 4)
-    count_line = i + 4
+def _zero_field(text: str, lineno: int, bad) -> int | None:
+    value = _parse_int(text)
+    if value is None or len(text.split()) != 1:
+        bad("malformed-record", lineno, f"expected the line '0', found {text[:80]!r}")
+        return None
+    return value
 
+
+def _count_field(text: str, lineno: int, bad) -> int | None:
+    count = _parse_int(text)
+    if count is None or len(text.split()) != 1 or count < 0:
+        bad("non-numeric-value", lineno, f"box count must be a non-negative integer, found {text[:80]!r}")
+        return None
+    return count
+
+
+#: The four lines after a record header, in order: (what the finding calls it, checker of its text).
+_HEAD_FIELDS = (
+    ("the image path", _path_field),
+    ("the size line 'C H W N'", _size_field),
+    ("the '0' line", _zero_field),
+    ("the box count", _count_field),
+)
+
+
+def _parse_head(lines: list[str], i: int, index: int, bad) -> tuple[list | None, int]:
+    """The four head fields of the record whose header precedes line ``i``: (values, i + 4), or
+    (None, where parsing resumes) after reporting the first bad field. A missing line resumes at
+    the next header from itself, a wrong one from the line after it."""
+    values = []
+    for k, (what, check) in enumerate(_HEAD_FIELDS):
+        text = _expect_line(lines, i + k, what, index, bad)
+        if text is None:
+            return None, _next_record_start(lines, i + k)
+        value = check(text, i + k + 1, bad)
+        if value is None:
+            return None, _next_record_start(lines, i + k + 1)
+        values.append(value)
+    return values, i + 4
+
+
+def _parse_box_lines(lines: list[str], j: int, bad, off: int) -> tuple[list[Box], bool, int]:
+    """The box lines from ``j`` to the next blank line or header: (valid boxes, whether every line
+    was valid, the index after the last one). Each bad line is reported and skipped."""
+    n = len(lines)
     boxes: list[Box] = []
-    j = i + 4
     ok = True
     while j < n and lines[j].strip() and not _HEADER.match(lines[j].strip()):
+        text = lines[j].strip()
         toks = lines[j].split()
         lineno = j + 1
         j += 1
         if len(toks) != 5:
-            bad("malformed-record", lineno, f"expected a box line 'cls x1 y1 x2 y2', found {lines[j - 1].strip()[:80]!r}")
+            bad("malformed-record", lineno, f"expected a box line 'cls x1 y1 x2 y2', found {text[:80]!r}")
             ok = False
             continue
         cls = _parse_int(toks[0])
         coords = [_parse_float(t) for t in toks[1:]]
         if cls is None or any(c is None for c in coords):
-            bad("non-numeric-value", lineno, f"box line must be 'cls x1 y1 x2 y2' with numbers, found {lines[j - 1].strip()!r}")
+            bad("non-numeric-value", lineno, f"box line must be 'cls x1 y1 x2 y2' with numbers, found {text!r}")
             ok = False
             continue
         boxes.append(Box(cls, *coords, line=lineno + off))  # type: ignore[arg-type]
-    if ok and len(boxes) != count:
-        bad(
-            "box-count-mismatch",
-            count_line,
-            f"record '# {index}' says {count} boxes but {len(boxes)} box lines follow",
-        )
-    elif not ok and len(boxes) != count:
+    return boxes, ok, j
+
+
+def _check_box_count(found: int, ok: bool, count: int, index: int, count_line: int, bad) -> None:
+    """Report a box count that differs from the number of valid box lines."""
+    if found == count:
+        return
+    if ok:
+        bad("box-count-mismatch", count_line, f"record '# {index}' says {count} boxes but {found} box lines follow")
+    else:
         # Bad lines were already reported; still tell that the count cannot be trusted.
-        bad(
-            "box-count-mismatch",
-            count_line,
-            f"record '# {index}' says {count} boxes but only {len(boxes)} valid box lines follow",
-        )
-    rec = Record(
-        domain=domain,
-        index=index,
-        path=path,
-        channels=channels,
-        height=height,
-        width=width,
-        num=num,
-        boxes=tuple(boxes),
-        zero_field=zero_v,
-        source=source,
-        line=header_line + off,
-    )
+        bad("box-count-mismatch", count_line, f"record '# {index}' says {count} boxes but only {found} valid box lines follow")
+
+
+def _parse_body(lines, i, header_line, index, domain, source, bad, off=0):
+    """Parse the lines after a header. Returns (record or None, next line index)."""
+    head, nxt = _parse_head(lines, i, index, bad)
+    if head is None:
+        return None, nxt
+    path, (channels, height, width, num), zero_v, count = head
+    boxes, ok, j = _parse_box_lines(lines, nxt, bad, off)
+    _check_box_count(len(boxes), ok, count, index, nxt, bad)  # nxt: the box count's 1-based line
+    rec = Record(domain=domain, index=index, path=path, channels=channels, height=height, width=width, num=num,
+                 boxes=tuple(boxes), zero_field=zero_v, source=source, line=header_line + off)
     return rec, j
 
 
@@ -465,3 +490,23 @@ def find_annotation_files(root: str | os.PathLike) -> list[Path]:
                 if looks_like_annotation_file(p):
                     found.append(p)
     return found
+
+
+def annotation_files_to_read(root: str | os.PathLike, annotations: Sequence[str | os.PathLike] | None) -> list[Path]:
+    """The annotation files a command reads: ``annotations`` when given (each must be a file), else every file in
+    the official format under the folder ``root``. UsageError (naming ``--annotations`` or ``ROOT``) otherwise."""
+    if annotations:
+        files = [Path(a) for a in annotations]
+        for f in files:
+            if not f.is_file():
+                raise UsageError(f"--annotations: {f} is not a file")
+        return files
+    if not Path(root).is_dir():
+        raise UsageError(f"ROOT: {root} is not a directory")
+    files = find_annotation_files(root)
+    if not files:
+        raise UsageError(
+            f"ROOT: no annotation files under {root}; expected text files in the official format "
+            "(e.g. batch1_anno/sunny1.txt), or name them with --annotations"
+        )
+    return files

@@ -111,6 +111,75 @@ def missing_findings(root: Path, folder: str, records: dict | None, rows: dict |
     return out
 
 
+class _Scan:
+    """The state of one :func:`scan_tree`: the open batch, the batches in flight, the totals.
+
+    Batches go to ``pool`` (or run in process) in submission order; at most ``window`` wait for
+    their result, which is consumed in that same order, so findings do not depend on the workers.
+    """
+
+    def __init__(self, root: Path, sources: list[str], manifest: str | None, with_hash: bool, annotated: bool,
+                 workers: int, pool, progress: Callable[[int, int], None] | None, total_hint: int):
+        self.root, self.pool, self.progress, self.total_hint = root, pool, progress, total_hint
+        self.sources, self.manifest = sources, manifest
+        self.job_args = (sources, manifest, with_hash, annotated)
+        self.window = 2 * max(workers, 1)
+        self.pending: deque = deque()
+        self.batch: list = []
+        self.batch_files = 0
+        self.after: list[Finding] = []  # findings that follow the open batch's (missing files, unlistable folders)
+        self.findings: list[Finding] = []
+        self.images = {d: 0 for d in DOMAINS}
+        self.n_files = self.n_bytes = self.digest = 0
+
+    def submit(self) -> None:
+        """Send the open batch (with the findings that follow it) off; start a new one."""
+        if not self.batch and not self.after:
+            return
+        args = (self.batch, *self.job_args)
+        fut = self.pool.submit(_check_job, args) if self.pool is not None else Ready(_check_job(args))
+        self.pending.append((fut, self.batch_files, self.after))
+        self.batch, self.batch_files, self.after = [], 0, []
+
+    def drain(self, limit: int) -> None:
+        """Consume the oldest results until at most ``limit`` batches are in flight."""
+        while len(self.pending) > limit:
+            fut, nf, extra = self.pending.popleft()
+            fs, nb, dg = fut.result()
+            self.findings.extend(fs)
+            self.findings.extend(extra)
+            self.n_files += nf
+            self.n_bytes += nb
+            self.digest = (self.digest + dg) % (1 << 256)
+            if self.progress is not None:
+                self.progress(self.n_files, max(self.total_hint, self.n_files))
+
+    def walk_error(self, exc: OSError) -> None:
+        """A folder that cannot be listed: one image-unreadable finding, in walk order."""
+        where = getattr(exc, "filename", "") or str(self.root)
+        self.after.append(make_finding("image-unreadable", where, None, f"cannot list this folder: {exc.strerror or exc}"))
+
+    def add_folder(self, d: str, reldir: str, dirpath: str, names: list[str], rec_group: dict | None,
+                   row_group: dict | None) -> None:
+        """Queue one folder's files in slices of at most MAX_BATCH, each with its records and rows;
+        what is left of the groups afterwards names files that are not there."""
+        self.images[d] += len(names)
+        for i in range(0, len(names), MAX_BATCH):
+            chunk = names[i:i + MAX_BATCH]
+            if self.batch and self.batch_files + len(chunk) > MAX_BATCH:
+                self.submit()
+                self.drain(self.window)
+            rec_sub = {n: rec_group.pop(n) for n in chunk if n in rec_group} if rec_group is not None else None
+            row_sub = {n: row_group.pop(n) for n in chunk if n in row_group} if row_group is not None else None
+            self.batch.append((d, reldir, dirpath, chunk, rec_sub, row_sub))
+            self.batch_files += len(chunk)
+        folder = f"{d}/{reldir}" if reldir else d
+        self.after += missing_findings(self.root, folder, rec_group, row_group, self.sources, self.manifest)
+        if self.batch_files >= MIN_BATCH:
+            self.submit()
+            self.drain(self.window)
+
+
 def scan_tree(
     root: Path,
     records: Groups | None,
@@ -128,63 +197,17 @@ def scan_tree(
     Returns ``{"findings", "files", "bytes", "digest", "images": {domain: n}}``. Records and rows
     whose files are not on disk become ``image-missing`` / ``manifest-missing-file``.
     """
-    findings: list[Finding] = []
-    images = {d: 0 for d in DOMAINS}
-    n_files = n_bytes = digest = 0
-    annotated = records is not None
-    pending: deque = deque()
-    window = 2 * max(workers, 1)
-    batch: list = []
-    batch_files = 0
-    after: list[Finding] = []
-
-    def submit() -> None:
-        nonlocal batch, batch_files, after
-        if not batch and not after:
-            return
-        args = (batch, sources, manifest, with_hash, annotated)
-        fut = pool.submit(_check_job, args) if pool is not None else Ready(_check_job(args))
-        pending.append((fut, batch_files, after))
-        batch, batch_files, after = [], 0, []
-
-    def drain(limit: int) -> None:
-        nonlocal n_files, n_bytes, digest
-        while len(pending) > limit:
-            fut, nf, extra = pending.popleft()
-            fs, nb, dg = fut.result()
-            findings.extend(fs)
-            findings.extend(extra)
-            n_files += nf
-            n_bytes += nb
-            digest = (digest + dg) % (1 << 256)
-            if progress is not None:
-                progress(n_files, max(total_hint, n_files))
-
-    def walk_error(exc: OSError) -> None:
-        after.append(make_finding("image-unreadable", getattr(exc, "filename", "") or str(root), None, f"cannot list this folder: {exc.strerror or exc}"))
-
-    for d, reldir, dirpath, names in iter_image_folders(root, onerror=walk_error):
+    scan = _Scan(root, sources, manifest, with_hash, records is not None, workers, pool, progress, total_hint)
+    for d, reldir, dirpath, names in iter_image_folders(root, onerror=scan.walk_error):
         folder = f"{d}/{reldir}" if reldir else d
         rec_group = records.pop(folder, {}) if records is not None else None
         row_group = rows.pop(folder, {}) if rows is not None else None
-        images[d] += len(names)
-        for i in range(0, len(names), MAX_BATCH):
-            chunk = names[i:i + MAX_BATCH]
-            if batch and batch_files + len(chunk) > MAX_BATCH:
-                submit()
-                drain(window)
-            rec_sub = {n: rec_group.pop(n) for n in chunk if n in rec_group} if rec_group is not None else None
-            row_sub = {n: row_group.pop(n) for n in chunk if n in row_group} if row_group is not None else None
-            batch.append((d, reldir, dirpath, chunk, rec_sub, row_sub))
-            batch_files += len(chunk)
-        after += missing_findings(root, folder, rec_group, row_group, sources, manifest)
-        if batch_files >= MIN_BATCH:
-            submit()
-            drain(window)
-    submit()
-    drain(0)
+        scan.add_folder(d, reldir, dirpath, names, rec_group, row_group)
+    scan.submit()
+    scan.drain(0)
+    findings = scan.findings
     for folder in list(records or {}):
         findings += missing_findings(root, folder, records.pop(folder), None, sources, manifest)
     for folder in list(rows or {}):
         findings += missing_findings(root, folder, None, rows.pop(folder), sources, manifest)
-    return {"findings": findings, "files": n_files, "bytes": n_bytes, "digest": digest, "images": images}
+    return {"findings": findings, "files": scan.n_files, "bytes": scan.n_bytes, "digest": scan.digest, "images": scan.images}

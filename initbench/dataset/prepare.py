@@ -115,6 +115,95 @@ def _clean_stale_temps(out: Path) -> int:
     return n
 
 
+def _check_arguments(root: Path, out: Path, size: int, workers: int | None) -> None:
+    """UsageError naming the option for a worker count, a size or an OUT that cannot be used."""
+    if workers is not None and workers < 1:
+        raise UsageError(f"--workers: expected an integer >= 1; got {workers}")
+    if size < 8:
+        raise UsageError(f"--size: expected a short side of at least 8 pixels; got {size}")
+    if out == root or root in out.parents:
+        raise UsageError(f"OUT: expected a folder outside ROOT ({root}); got {out}")
+
+
+def _resize_all(entries: list, out: Path, size: int, redo: bool, workers: int, progress: Progress | None) -> tuple[int, int]:
+    """Resize every image entry into ``out`` in ``workers`` threads; returns (written, skipped as already there)."""
+    written = skipped = 0
+    # torch ops (decode_png, the resize kernel, encode_png) release the GIL, so threads overlap.
+    pool = ThreadPoolExecutor(max_workers=workers)
+    try:
+        futs = pool.map(lambda e: _resize_one(e.path, out / e.domain / e.relpath, size, redo), entries)
+        for i, did in enumerate(futs, 1):
+            written += did
+            skipped += not did
+            if progress:
+                progress(i, len(entries))
+    except BaseException:
+        # Interrupted (Ctrl-C, an error): finish the files in flight, start no new one.
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown()
+    return written, skipped
+
+
+def _remove_left_out(index, out: Path) -> int:
+    """Delete the copies of images now left out (an earlier run may have copied them); returns how many."""
+    removed = 0
+    for key in index.dropped_images:
+        if (out / key).is_file():
+            (out / key).unlink()
+            removed += 1
+    return removed
+
+
+def _scaled_record(rec: Record, dst: Path) -> Record:
+    """``rec`` with the size of the resized image ``dst`` and every box scaled by its own factors (1/100 px)."""
+    h0, w0 = rec.height, rec.width  # equal to the PNG header: the index checked it
+    h1, w1 = png_size(dst)
+    sx, sy = w1 / w0, h1 / h0
+    boxes = tuple(Box(b.cls, round(b.x1 * sx, 2), round(b.y1 * sy, 2), round(b.x2 * sx, 2), round(b.y2 * sy, 2))
+                  for b in rec.boxes)
+    return replace(rec, height=h1, width=w1, boxes=boxes)
+
+
+def _write_annotations(index, root: Path, out: Path) -> tuple[int, int]:
+    """Write each source annotation file's records, rescaled, at the same place under ``out``;
+    returns (files, records)."""
+    by_file: dict[str, list[Record]] = {f: [] for f in index.annotation_files}
+    for rec in index.records.values():
+        by_file[rec.source].append(rec)
+    n_records = 0
+    for f, recs in by_file.items():
+        new = [_scaled_record(rec, out / rec.domain / rec.relpath) for rec in sorted(recs, key=lambda r: r.line or 0)]
+        write_file(out / Path(f).relative_to(root), new)
+        n_records += len(new)
+    return len(by_file), n_records
+
+
+def _verify_copy(index, out: Path, split: str, workers: int) -> dict:
+    """Write the copy's manifest and verify the copy against it: {manifest, findings (errors), warnings}."""
+    # The source's split, computed from every source image (left-out ones too): the copy's
+    # manifest assigns each image the side it has in the source.
+    assign = compute_split(index.image_keys, split)
+    rows = build_manifest(out, with_hash=True, assignment=assign, workers=workers)
+    mpath = out / MANIFEST_NAME
+    write_manifest(mpath, rows)
+    from initbench.dataset.verify import verify_dataset
+
+    report = verify_dataset(out, manifest=mpath, workers=workers)
+    # warnings (e.g. small boxes) are the source's business; errors mean a broken copy
+    return {
+        "manifest": str(mpath),
+        "findings": [f for f in report["findings"] if f["severity"] == "error"],
+        "warnings": sum(1 for f in report["findings"] if f["severity"] != "error"),
+    }
+
+
+def _write_settings(out: Path, settings: dict, complete: bool, outcome: dict | None = None) -> None:
+    """``OUT/initbench-prepare.json``: the settings, whether the copy is complete, and (at the end) the outcome."""
+    record = {"settings": settings, "complete": complete, **(outcome or {})}
+    write_atomic(out / SETTINGS_NAME, json.dumps(record, indent=2) + "\n")
+
+
 def prepare(
     root: str | os.PathLike,
     out: str | os.PathLike,
@@ -133,12 +222,7 @@ def prepare(
     other settings unless ``redo``.
     """
     root, out = Path(root).resolve(), Path(out).resolve()
-    if workers is not None and workers < 1:
-        raise UsageError(f"--workers: expected an integer >= 1; got {workers}")
-    if size < 8:
-        raise UsageError(f"--size: expected a short side of at least 8 pixels; got {size}")
-    if out == root or root in out.parents:
-        raise UsageError(f"OUT: expected a folder outside ROOT ({root}); got {out}")
+    _check_arguments(root, out, size, workers)
     t0 = time.perf_counter()
     settings = {"root": str(root), "size": size, "split": split, "skip_invalid": bool(skip_invalid)}
     check_previous_run(out, settings, redo)
@@ -146,52 +230,15 @@ def prepare(
     index = index_root(root, skip_invalid=skip_invalid, check_images=True)
     out.mkdir(parents=True, exist_ok=True)
     stale = _clean_stale_temps(out)
-    record = {"settings": settings, "complete": False}
-    write_atomic(out / SETTINGS_NAME, json.dumps(record, indent=2) + "\n")
+    _write_settings(out, settings, complete=False)
     entries = list(index.values())
-    written = skipped = 0
     workers = workers or min(8, os.cpu_count() or 1)
-    # torch ops (decode_png, the resize kernel, encode_png) release the GIL, so threads overlap.
-    pool = ThreadPoolExecutor(max_workers=workers)
-    try:
-        futs = pool.map(lambda e: _resize_one(e.path, out / e.domain / e.relpath, size, redo), entries)
-        for i, did in enumerate(futs, 1):
-            written += did
-            skipped += not did
-            if progress:
-                progress(i, len(entries))
-    except BaseException:
-        # Interrupted (Ctrl-C, an error): finish the files in flight, start no new one.
-        pool.shutdown(wait=True, cancel_futures=True)
-        raise
-    pool.shutdown()
-    removed = 0
-    for key in index.dropped_images:  # an earlier run may have copied an image now left out
-        if (out / key).is_file():
-            (out / key).unlink()
-            removed += 1
-
-    by_file: dict[str, list[Record]] = {f: [] for f in index.annotation_files}
-    for rec in index.records.values():
-        by_file[rec.source].append(rec)
-    n_records = 0
-    for f, recs in by_file.items():
-        new = []
-        for rec in sorted(recs, key=lambda r: r.line or 0):
-            dst = out / rec.domain / rec.relpath
-            h0, w0 = rec.height, rec.width  # equal to the PNG header: the index checked it
-            h1, w1 = png_size(dst)
-            sx, sy = w1 / w0, h1 / h0
-            boxes = tuple(
-                Box(b.cls, round(b.x1 * sx, 2), round(b.y1 * sy, 2), round(b.x2 * sx, 2), round(b.y2 * sy, 2)) for b in rec.boxes
-            )
-            new.append(replace(rec, height=h1, width=w1, boxes=boxes))
-        write_file(out / Path(f).relative_to(root), new)
-        n_records += len(new)
-
+    written, skipped = _resize_all(entries, out, size, redo, workers, progress)
+    removed = _remove_left_out(index, out)
+    n_files, n_records = _write_annotations(index, root, out)
     outcome = {
         "images": len(entries),
-        "annotation_files": len(by_file),
+        "annotation_files": n_files,
         "records": n_records,
         "source_clean": not index.dropped,
         **index.drop_report(),
@@ -208,20 +255,8 @@ def prepare(
         **outcome,
     }
     if verify:
-        # The source's split, computed from every source image (left-out ones too): the copy's
-        # manifest assigns each image the side it has in the source.
-        assign = compute_split(index.image_keys, split)
-        rows = build_manifest(out, with_hash=True, assignment=assign, workers=workers)
-        mpath = out / MANIFEST_NAME
-        write_manifest(mpath, rows)
-        from initbench.dataset.verify import verify_dataset
-
-        report = verify_dataset(out, manifest=mpath, workers=workers)
-        summary["manifest"] = str(mpath)
-        # warnings (e.g. small boxes) are the source's business; errors mean a broken copy
-        summary["findings"] = [f for f in report["findings"] if f["severity"] == "error"]
-        summary["warnings"] = sum(1 for f in report["findings"] if f["severity"] != "error")
+        summary.update(_verify_copy(index, out, split, workers))
         outcome["copy_errors"] = len(summary["findings"])
-    write_atomic(out / SETTINGS_NAME, json.dumps({"settings": settings, "complete": True, **outcome}, indent=2) + "\n")
+    _write_settings(out, settings, complete=True, outcome=outcome)
     summary["seconds"] = round(time.perf_counter() - t0, 3)
     return summary

@@ -227,14 +227,110 @@ def _render_drive(root: str, plans: list[FramePlan], seed: int, size: tuple[int,
     return out
 
 
-def _render_drive_job(args) -> list[tuple]:
+def _render_drive_job(args, progress=None) -> list[tuple]:
+    """Draw one drive's job tuple (see :func:`_drive_jobs`) with its generator; ``progress()`` per image."""
     generator, *rest = args
     if generator == "v1":
-        return _render_drive(*rest)
+        return _render_drive(*rest, progress)
     from initbench.dataset.synthetic_v2 import render_drive_v2
 
     root, ps, seed, size, test_keys, paired = rest
-    return render_drive_v2(root, ps, seed, _mix(seed, ps[0].drive_index), size, test_keys, paired)
+    return render_drive_v2(root, ps, seed, _mix(seed, ps[0].drive_index), size, test_keys, paired, progress)
+
+
+def _check_synth_arguments(generator: str, paired: bool, size: tuple[int, int] | None, workers: int) -> tuple[int, int]:
+    """UsageError naming the option for a bad generator, ``paired`` with v1, size or workers; returns (W, H)."""
+    if generator not in GENERATORS:
+        raise UsageError(f"--generator: expected one of {', '.join(GENERATORS)}, got {generator!r}")
+    if paired and generator != "v2":
+        raise UsageError("--paired: ground truth needs --generator v2 (v1 draws one constant style per domain)")
+    size = DEFAULT_SIZES[generator] if size is None else size
+    check_size(tuple(size))
+    if workers < 1:
+        raise UsageError(f"--workers: expected an integer >= 1, got {workers}")
+    return int(size[0]), int(size[1])
+
+
+def _drive_jobs(generator: str, root: Path, by_drive: dict[int, list[FramePlan]], seed: int, size: tuple[int, int],
+                test_keys: frozenset, paired: bool) -> list[tuple]:
+    """One picklable argument tuple per drive, for :func:`_render_drive_job`."""
+    extra = (test_keys, paired) if generator == "v2" else ()
+    return [(generator, str(root), ps, seed, size) + extra for ps in by_drive.values()]
+
+
+def _render_all(by_drive: dict[int, list[FramePlan]], jobs: list[tuple], workers: int, total: int,
+                progress: Callable[[int, int], None] | None) -> dict[str, tuple]:
+    """Draw every drive (in ``workers`` processes when > 1); returns the job results per plan key.
+
+    ``progress(done, total)`` counts every image written; with workers, once per finished drive."""
+    results: dict[str, tuple] = {}
+    done = 0
+    if workers == 1:
+        def tick():
+            nonlocal done
+            done += 1
+            if progress is not None:
+                progress(done, total)
+
+        for ps, job in zip(by_drive.values(), jobs):
+            for p, r in zip(ps, _render_drive_job(job, tick)):
+                results[p.key] = r
+        return results
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        for ps, rs in zip(by_drive.values(), pool.map(_render_drive_job, jobs)):
+            for p, r in zip(ps, rs):
+                results[p.key] = r
+            done += sum(len(r[2]) if len(r) > 2 else 1 for r in rs)
+            if progress is not None:
+                progress(done, total)
+    return results
+
+
+def _collect_records(plans: list[FramePlan], results: dict[str, tuple], W: int, H: int) -> tuple[dict, dict, int, list]:
+    """From the drawn frames, in plan order: (records per domain, boxes per domain and class, bytes, latent records)."""
+    records: dict[str, list[Record]] = {d: [] for d in DOMAINS}
+    boxes_per_class = {d: {name: 0 for name in CATEGORY_KEYS.values()} for d in DOMAINS}
+    total_bytes = 0
+    latents: list[dict] = []
+    for p in plans:
+        boxes, nbytes, *recs = results[p.key]
+        latents += recs[0] if recs else []
+        total_bytes += nbytes
+        recs = records[p.domain]
+        recs.append(
+            Record(
+                domain=p.domain, index=len(recs) + 1, path="/" + p.relpath, channels=3, height=H, width=W, num=1,
+                boxes=tuple(Box(c, float(x1), float(y1), float(x2), float(y2)) for c, x1, y1, x2, y2 in boxes),
+            )
+        )
+        for c, *_ in boxes:
+            boxes_per_class[p.domain][CATEGORY_KEYS[c]] += 1
+    return records, boxes_per_class, total_bytes, latents
+
+
+def _write_annotations(root: Path, records: dict[str, list[Record]]) -> list[str]:
+    """``OUT/batch1_anno/<domain>1.txt`` for every domain; returns their paths."""
+    anno_files = []
+    for d in DOMAINS:
+        f = root / "batch1_anno" / f"{d}1.txt"
+        write_file(f, records[d])
+        anno_files.append(str(f))
+    return anno_files
+
+
+def _v2_summary(root: Path, plans: list[FramePlan], results: dict, latents: list[dict], split: dict,
+                test_keys: frozenset) -> dict:
+    """Write ``OUT/latents.jsonl``; returns v2's part of the summary (latents, split, ground truth, box size)."""
+    from initbench.dataset.synthetic_v2 import LATENTS_FILE, latents_text
+    from initbench.dataset.split import split_counts
+
+    write_atomic(root / LATENTS_FILE, latents_text(latents))
+    gt = [r for r in latents if r["source"] is not None]
+    return {"latents": str(root / LATENTS_FILE), "split": "drives", "split_counts": split_counts(split),
+            "test_drives": len({p.drive for p in plans if p.key in test_keys}),
+            "ground_truth_images": len(gt), "median_box_short_side": _median_short_side(results)}
 
 
 def synthesize(
@@ -256,15 +352,7 @@ def synthesize(
     ``progress(done, total)`` is called as images are written. ``workers > 1`` draws drives
     in that many processes; the files are the same bytes whatever the number of workers.
     """
-    if generator not in GENERATORS:
-        raise UsageError(f"--generator: expected one of {', '.join(GENERATORS)}, got {generator!r}")
-    if paired and generator != "v2":
-        raise UsageError("--paired: ground truth needs --generator v2 (v1 draws one constant style per domain)")
-    size = DEFAULT_SIZES[generator] if size is None else size
-    check_size(tuple(size))
-    if workers < 1:
-        raise UsageError(f"--workers: expected an integer >= 1, got {workers}")
-    W, H = int(size[0]), int(size[1])
+    W, H = _check_synth_arguments(generator, paired, size, workers)
     plans = plan_frames(per_domain, seed)
     root = Path(out)
     by_drive: dict[int, list[FramePlan]] = {}
@@ -278,69 +366,11 @@ def synthesize(
         split = split_drives(p.key for p in plans)
         test_keys = frozenset(k for k, s in split.items() if s == "test")
     total = len(plans) + (3 * len(test_keys) if paired else 0)
-    results: dict[str, tuple] = {}
-    done = 0
-    jobs = [(generator, str(root), ps, seed, (W, H)) + ((test_keys, paired) if generator == "v2" else ()) for ps in by_drive.values()]
-    if workers == 1:
-        def tick():
-            nonlocal done
-            done += 1
-            if progress is not None:
-                progress(done, total)
-
-        for ps, job in zip(by_drive.values(), jobs):
-            if generator == "v1":
-                rs = _render_drive(*job[1:], tick)
-            else:
-                from initbench.dataset.synthetic_v2 import render_drive_v2
-
-                rs = render_drive_v2(str(root), ps, seed, _mix(seed, ps[0].drive_index), (W, H), test_keys, paired, tick)
-            for p, r in zip(ps, rs):
-                results[p.key] = r
-    else:
-        from concurrent.futures import ProcessPoolExecutor
-
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            for ps, rs in zip(by_drive.values(), pool.map(_render_drive_job, jobs)):
-                for p, r in zip(ps, rs):
-                    results[p.key] = r
-                done += sum(len(r[2]) if len(r) > 2 else 1 for r in rs)
-                if progress is not None:
-                    progress(done, total)
-
-    records: dict[str, list[Record]] = {d: [] for d in DOMAINS}
-    boxes_per_class = {d: {name: 0 for name in CATEGORY_KEYS.values()} for d in DOMAINS}
-    total_bytes = 0
-    latents: list[dict] = []
-    for p in plans:
-        boxes, nbytes, *recs = results[p.key]
-        latents += recs[0] if recs else []
-        total_bytes += nbytes
-        recs = records[p.domain]
-        recs.append(
-            Record(
-                domain=p.domain, index=len(recs) + 1, path="/" + p.relpath, channels=3, height=H, width=W, num=1,
-                boxes=tuple(Box(c, float(x1), float(y1), float(x2), float(y2)) for c, x1, y1, x2, y2 in boxes),
-            )
-        )
-        for c, *_ in boxes:
-            boxes_per_class[p.domain][CATEGORY_KEYS[c]] += 1
-    anno_files = []
-    for d in DOMAINS:
-        f = root / "batch1_anno" / f"{d}1.txt"
-        write_file(f, records[d])
-        anno_files.append(str(f))
-    shared = sum(1 for ps in by_drive.values() if len({p.domain for p in ps}) > 1)
-    extra: dict = {}
-    if generator == "v2":
-        from initbench.dataset.synthetic_v2 import LATENTS_FILE, latents_text
-        from initbench.dataset.split import split_counts
-
-        write_atomic(root / LATENTS_FILE, latents_text(latents))
-        gt = [r for r in latents if r["source"] is not None]
-        extra = {"latents": str(root / LATENTS_FILE), "split": "drives", "split_counts": split_counts(split),
-                 "test_drives": len({p.drive for p in plans if p.key in test_keys}),
-                 "ground_truth_images": len(gt), "median_box_short_side": _median_short_side(results)}
+    jobs = _drive_jobs(generator, root, by_drive, seed, (W, H), test_keys, paired)
+    results = _render_all(by_drive, jobs, workers, total, progress)
+    records, boxes_per_class, total_bytes, latents = _collect_records(plans, results, W, H)
+    anno_files = _write_annotations(root, records)
+    extra = _v2_summary(root, plans, results, latents, split, test_keys) if generator == "v2" else {}
     return {
         "root": str(root),
         "generator": generator,
@@ -350,7 +380,7 @@ def synthesize(
         "images": {d: len(records[d]) for d in DOMAINS},
         "boxes": boxes_per_class,
         "drives": len(by_drive),
-        "shared_drives": shared,
+        "shared_drives": sum(1 for ps in by_drive.values() if len({p.domain for p in ps}) > 1),
         "annotation_files": anno_files,
         "bytes": total_bytes,
         "zlib": zlib.ZLIB_RUNTIME_VERSION,

@@ -218,26 +218,11 @@ def _smooth_noise(rng, H: int, W: int, cell: int) -> np.ndarray:
     return a * (1 - ty) + b * ty
 
 
-def render_frame(scene: DriveScene, domain: str, frame: int, size: tuple[int, int], rng: np.random.Generator,
-                 style: FrameStyle | None = None, with_ids: bool = False):
-    """Draw one frame of ``domain`` with ``style`` (None: generator v1's constant style of the domain).
-
-    Geometry (and so the boxes) depends on the scene, the frame and the size only, never on
-    the domain or the style. Returns ``(image, boxes)``: ``image`` H x W x 3 uint8; ``boxes`` a list of
-    ``(cls, x1, y1, x2, y2)`` integer pixel edges with 0 <= x1 < x2 <= W, 0 <= y1 < y2 <= H.
-    ``with_ids`` adds a third value: the index in ``scene.objects`` of each box's object.
-    """
-    W, H = size
-    g = _geometry(scene, W, H)
-    f, hz, vp = g["f"], g["hz"], g["vp"]
-    s = frame * scene.speed
-    st = v1_style(domain) if style is None else style
-    cv = Canvas(H, W)
-
-    # Sky (emitted: it is the light source, not a lit surface), with clouds drifting slowly.
+def _draw_sky(cv: Canvas, g: dict, st: FrameStyle, frame: int, W: int) -> None:
+    """Sky (emitted: it is the light source, not a lit surface), with clouds drifting slowly, and the skyline haze."""
     bottom = np.asarray(st.sky_bottom, np.float32)
     if "sky_t" not in g:
-        g["sky_t"] = np.clip(g["yy"] / max(hz, 1.0), 0, 1)[..., None]
+        g["sky_t"] = np.clip(g["yy"] / max(g["hz"], 1.0), 0, 1)[..., None]
     t = g["sky_t"]
     sky = np.asarray(st.sky_top, np.float32) * (1 - t) + bottom * t
     shift = int(frame * 0.15) % W
@@ -250,7 +235,9 @@ def render_frame(scene: DriveScene, domain: str, frame: int, size: tuple[int, in
     haze = bottom * st.haze
     cv.emit[g["skyline"]] = haze * st.skyline
 
-    # Walls: buildings along each side, with a window grid; lit windows at night.
+
+def _draw_walls(cv: Canvas, scene: DriveScene, g: dict, st: FrameStyle, s: float) -> None:
+    """Buildings along each side, with a window grid; lit windows at night. ``s``: the camera's distance."""
     zw, hw, left = g["zw"], g["hw"], g["left"]
     for side, sel in ((0, left), (1, ~left)):
         edges, heights, colours, period, lit_seed = scene.walls[side]
@@ -268,16 +255,22 @@ def render_frame(scene: DriveScene, domain: str, frame: int, size: tuple[int, in
         cv.diffuse[m] = col
         cv.emit[m] = 0.0
         if st.lit_percent is not None:
-            cell = (np.floor(zi).astype(np.int64) * 73856093) ^ (np.floor(hi).astype(np.int64) * 19349663) ^ (lit_seed ^ st.lit_salt)
-            lit = win & ((cell % 100) < st.lit_percent)
-            e = np.zeros((m.sum(), 3), np.float32)
-            e[lit] = np.array([1.0, 0.82, 0.5], np.float32) * (0.55 + 0.4 * ((cell[lit] >> 7) % 10) / 10.0)[:, None]
-            cv.emit[m] = e
+            cv.emit[m] = _lit_windows(zi, hi, win, lit_seed ^ st.lit_salt, st.lit_percent)
 
-    # Road plane: asphalt, kerbs/pavement, white edge line, orange centre line, dashed lane guide.
+
+def _lit_windows(zi: np.ndarray, hi: np.ndarray, win: np.ndarray, salt: int, percent: int) -> np.ndarray:
+    """Emitted light of wall pixels: ``percent`` of the window cells lit (a hash of the cell), warm, of varying strength."""
+    cell = (np.floor(zi).astype(np.int64) * 73856093) ^ (np.floor(hi).astype(np.int64) * 19349663) ^ salt
+    lit = win & ((cell % 100) < percent)
+    e = np.zeros((len(zi), 3), np.float32)
+    e[lit] = np.array([1.0, 0.82, 0.5], np.float32) * (0.55 + 0.4 * ((cell[lit] >> 7) % 10) / 10.0)[:, None]
+    return e
+
+
+def _draw_road(cv: Canvas, g: dict, st: FrameStyle, xg: np.ndarray, zg: np.ndarray, s: float) -> None:
+    """Road plane: asphalt, kerbs/pavement, white edge line, orange centre line, dashed lane guide."""
     gr = g["ground"]
-    xg, zg = g["xg"][gr], g["zg"][gr]
-    px = np.maximum(0.9 * zg / f, 0.07)  # half a pixel in metres, so far lines stay visible
+    px = np.maximum(0.9 * zg / g["f"], 0.07)  # half a pixel in metres, so far lines stay visible
     road = (xg > ROAD[0]) & (xg < ROAD[1])
     col = np.where(road[:, None], np.float32(st.road), np.float32(st.pavement))
     edge = np.abs(xg - (ROAD[0] + 0.15)) < px
@@ -288,18 +281,20 @@ def render_frame(scene: DriveScene, domain: str, frame: int, size: tuple[int, in
     cv.diffuse[gr] = col
     cv.emit[gr] = 0.0
 
-    # Light map: ambient, plus (night) our headlight beam and lamp pools.
+
+def _light_map(g: dict, st: FrameStyle, xg: np.ndarray, zg: np.ndarray, H: int, W: int) -> np.ndarray:
+    """Ambient light, plus (night) our headlight beam on the road; lamp pools are added per pole."""
     light = np.full((H, W), st.ambient, np.float32)
     if st.headlight_beam:
         beam = np.zeros((H, W), np.float32)
-        beam[gr] = 0.6 / (1.0 + zg / 12.0) ** 2 / (1.0 + (xg - 0.2) ** 2 / 6.0)
+        beam[g["ground"]] = 0.6 / (1.0 + zg / 12.0) ** 2 / (1.0 + (xg - 0.2) ** 2 / 6.0)
         light += beam
+    return light
 
-    # Poles (with lamps) and wires: part of the painter's list with the objects.
+
+def _painter_list(scene: DriveScene, frame: int, s: float) -> list[tuple]:
+    """Poles and objects in view, farthest first: ``(z, "pole", (x, height, k))`` or ``(z, "obj", index)``."""
     items = []
-    wires = _wires(scene, g)
-    cv.diffuse[wires] = 0.08
-    cv.emit[wires] = 0.0
     for side, xp in POLE_X:
         spacing, offset, ph = scene.poles[side]
         k0 = math.floor((s + Z_NEAR - offset) / spacing)
@@ -312,53 +307,76 @@ def render_frame(scene: DriveScene, domain: str, frame: int, size: tuple[int, in
         if Z_NEAR + 0.5 < z < scene.object_far:
             items.append((z, "obj", i))
     items.sort(key=lambda it: (-it[0], str(it[1]), it[2] if it[1] == "obj" else it[2][2]))
+    return items
 
-    drawn: list[tuple[int, tuple, tuple]] = []
+
+def _draw_pole(cv: Canvas, g: dict, st: FrameStyle, light: np.ndarray, xg: np.ndarray, zg: np.ndarray,
+               z: float, pole: tuple, k: float) -> None:
+    """One pole at distance ``z`` with its arm; at night its lamp glows and lights a pool on the road."""
+    hz, vp = g["hz"], g["vp"]
+    xp, ph, _ = pole
+    cx = vp + xp * k
+    hw_px = max(0.5, 0.15 * k)
+    cv.rect(cx - hw_px, hz - (ph - CAMERA_HEIGHT) * k, cx + hw_px, hz + CAMERA_HEIGHT * k, np.float32([0.42, 0.42, 0.40]))
+    arm = (1.2 if xp < 0 else -1.2) * k
+    ly = hz - (ph - 0.4 - CAMERA_HEIGHT) * k
+    arm_half = max(0.5, 0.08 * k)
+    cv.rect(min(cx, cx + arm), ly - arm_half, max(cx, cx + arm), ly + arm_half, np.float32([0.35, 0.35, 0.35]))
+    if st.street_lamps:
+        cv.glow(cx + arm, ly + 0.2 * k, max(0.8, 0.35 * k), (1.0, 0.9, 0.7), 1.3)
+        light[g["ground"]] += 0.5 / (1.0 + ((xg - (xp + 1.2 * np.sign(-xp))) ** 2 + (zg - z) ** 2) / 30.0) ** 2
+
+
+def _object_box(scene: DriveScene, g: dict, ob: WorldObject, k: float, W: int, H: int) -> tuple | None:
+    """(full box, clipped box) in integer pixels of ``ob`` at scale ``k``; None when either is too small."""
+    hz, vp = g["hz"], g["vp"]
+    x1f = vp + (ob.x - ob.w / 2) * k
+    x2f = vp + (ob.x + ob.w / 2) * k
+    y2f = hz + (CAMERA_HEIGHT - ob.base) * k
+    y1f = hz + (CAMERA_HEIGHT - ob.base - ob.h) * k
+    bx1, by1, bx2, by2 = (int(round(v)) for v in (x1f, y1f, x2f, y2f))
+    if bx2 - bx1 < scene.min_object_px or by2 - by1 < scene.min_object_px:
+        return None
+    cx1, cy1, cx2, cy2 = max(bx1, 0), max(by1, 0), min(bx2, W), min(by2, H)
+    if cx2 - cx1 < scene.min_object_px or cy2 - cy1 < scene.min_object_px:
+        return None
+    return (bx1, by1, bx2, by2), (ob.cls, cx1, cy1, cx2, cy2)
+
+
+def _draw_items(cv: Canvas, scene: DriveScene, g: dict, st: FrameStyle, light: np.ndarray, xg: np.ndarray,
+                zg: np.ndarray, frame: int, s: float, W: int, H: int) -> list[tuple]:
+    """Paint poles and objects far to near; returns the drawn objects as (item number, clipped box, full box, index).
+
+    An object whose clipped box repeats one already drawn (same class) is skipped."""
+    drawn: list[tuple[int, tuple, tuple, int]] = []
     seen = set()
-    for n_item, (z, kind, ref) in enumerate(items):
-        k = f / z
+    for n_item, (z, kind, ref) in enumerate(_painter_list(scene, frame, s)):
+        k = g["f"] / z
         cv.current = n_item
         if kind == "pole":
-            xp, ph, _ = ref
-            cx = vp + xp * k
-            hw_px = max(0.5, 0.15 * k)
-            cv.rect(cx - hw_px, hz - (ph - CAMERA_HEIGHT) * k, cx + hw_px, hz + CAMERA_HEIGHT * k, np.float32([0.42, 0.42, 0.40]))
-            arm = (1.2 if xp < 0 else -1.2) * k
-            ly = hz - (ph - 0.4 - CAMERA_HEIGHT) * k
-            cv.rect(min(cx, cx + arm), ly - max(0.5, 0.08 * k), max(cx, cx + arm), ly + max(0.5, 0.08 * k), np.float32([0.35, 0.35, 0.35]))
-            if st.street_lamps:
-                cv.glow(cx + arm, ly + 0.2 * k, max(0.8, 0.35 * k), (1.0, 0.9, 0.7), 1.3)
-                light[gr] += 0.5 / (1.0 + ((xg - (xp + 1.2 * np.sign(-xp))) ** 2 + (zg - z) ** 2) / 30.0) ** 2
+            _draw_pole(cv, g, st, light, xg, zg, z, ref, k)
             continue
         ob = scene.objects[ref]
-        x1f = vp + (ob.x - ob.w / 2) * k
-        x2f = vp + (ob.x + ob.w / 2) * k
-        y2f = hz + (CAMERA_HEIGHT - ob.base) * k
-        y1f = hz + (CAMERA_HEIGHT - ob.base - ob.h) * k
-        bx1, by1, bx2, by2 = (int(round(v)) for v in (x1f, y1f, x2f, y2f))
-        if bx2 - bx1 < scene.min_object_px or by2 - by1 < scene.min_object_px:
+        boxes = _object_box(scene, g, ob, k, W, H)
+        if boxes is None or boxes[1] in seen:
             continue
-        cx1, cy1, cx2, cy2 = max(bx1, 0), max(by1, 0), min(bx2, W), min(by2, H)
-        if cx2 - cx1 < scene.min_object_px or cy2 - cy1 < scene.min_object_px:
-            continue
-        box = (ob.cls, cx1, cy1, cx2, cy2)
-        if box in seen:
-            continue
+        full, box = boxes
         seen.add(box)
-        draw_object(cv, ob, (bx1, by1, bx2, by2), st, st.object_style(ref, ob), k)
+        draw_object(cv, ob, full, st, st.object_style(ref, ob), k)
         if ob.cls == SIGN:  # the post below the sign is not part of the box
+            bx1, _, bx2, by2 = full
             pw = max(0.5, 0.04 * k)
             cxm = (bx1 + bx2) / 2
-            cv.rect(cxm - pw, by2, cxm + pw, hz + CAMERA_HEIGHT * k, np.float32([0.55, 0.55, 0.55]))
-        drawn.append((n_item, box, (bx1, by1, bx2, by2), ref))
+            cv.rect(cxm - pw, by2, cxm + pw, g["hz"] + CAMERA_HEIGHT * k, np.float32([0.55, 0.55, 0.55]))
+        drawn.append((n_item, box, full, ref))
+    return drawn
 
-    img = cv.diffuse * light[..., None] + cv.emit
-    if st.mirror > 0 or st.rain_density > 0:
-        img = _wet_and_rain(img, g, cv.covered, rng, st)
-    noise = rng.normal(0.0, st.noise, img.shape).astype(np.float32)
-    img = np.clip(img + noise, 0.0, 1.0)
-    # Annotate what can be seen: an object hidden behind nearer ones or mostly outside the
-    # frame (under VISIBLE_FRACTION of its full box showing) keeps its pixels but gets no box.
+
+def _visible_boxes(cv: Canvas, drawn: list[tuple]) -> list[tuple]:
+    """(box, object index) of the drawn objects that can be seen, sorted by (x1, y1, class).
+
+    An object hidden behind nearer ones or mostly outside the frame (under VISIBLE_FRACTION of
+    its full box showing) keeps its pixels but gets no box."""
     shown_boxes = []
     for n_item, box, (bx1, by1, bx2, by2), ref in drawn:
         _, cx1, cy1, cx2, cy2 = box
@@ -366,6 +384,41 @@ def render_frame(scene: DriveScene, domain: str, frame: int, size: tuple[int, in
         if shown >= VISIBLE_FRACTION * (bx2 - bx1) * (by2 - by1):
             shown_boxes.append((box, ref))
     shown_boxes.sort(key=lambda b: (b[0][1], b[0][2], b[0][0]))
+    return shown_boxes
+
+
+def render_frame(scene: DriveScene, domain: str, frame: int, size: tuple[int, int], rng: np.random.Generator,
+                 style: FrameStyle | None = None, with_ids: bool = False):
+    """Draw one frame of ``domain`` with ``style`` (None: generator v1's constant style of the domain).
+
+    Geometry (and so the boxes) depends on the scene, the frame and the size only, never on
+    the domain or the style. Returns ``(image, boxes)``: ``image`` H x W x 3 uint8; ``boxes`` a list of
+    ``(cls, x1, y1, x2, y2)`` integer pixel edges with 0 <= x1 < x2 <= W, 0 <= y1 < y2 <= H.
+    ``with_ids`` adds a third value: the index in ``scene.objects`` of each box's object.
+    """
+    W, H = size
+    g = _geometry(scene, W, H)
+    s = frame * scene.speed
+    st = v1_style(domain) if style is None else style
+    cv = Canvas(H, W)
+    gr = g["ground"]
+    xg, zg = g["xg"][gr], g["zg"][gr]  # road-plane coordinates of the ground pixels
+
+    _draw_sky(cv, g, st, frame, W)
+    _draw_walls(cv, scene, g, st, s)
+    _draw_road(cv, g, st, xg, zg, s)
+    light = _light_map(g, st, xg, zg, H, W)
+    wires = _wires(scene, g)  # drawn before poles and objects, which hide them
+    cv.diffuse[wires] = 0.08
+    cv.emit[wires] = 0.0
+    drawn = _draw_items(cv, scene, g, st, light, xg, zg, frame, s, W, H)
+
+    img = cv.diffuse * light[..., None] + cv.emit
+    if st.mirror > 0 or st.rain_density > 0:
+        img = _wet_and_rain(img, g, cv.covered, rng, st)
+    noise = rng.normal(0.0, st.noise, img.shape).astype(np.float32)
+    img = np.clip(img + noise, 0.0, 1.0)
+    shown_boxes = _visible_boxes(cv, drawn)
     image = (img * 255.0 + 0.5).astype(np.uint8)
     if with_ids:
         return image, [b for b, _ in shown_boxes], [ref for _, ref in shown_boxes]

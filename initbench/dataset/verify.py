@@ -26,7 +26,7 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Callable, Sequence
 
-from initbench.dataset.annotations import find_annotation_files, parse_lines, read_annotation_lines, record_chunks
+from initbench.dataset.annotations import annotation_files_to_read, parse_lines, read_annotation_lines, record_chunks
 from initbench.dataset.dirscan import Ready, scan_tree, split_key
 from initbench.dataset.findings import ERROR, RULES, WARNING, Finding
 from initbench.dataset.release import CATEGORY_KEYS, DOMAINS, PAPER_COUNTS
@@ -66,22 +66,6 @@ def _check_annotation_job(args) -> tuple[list[Finding], list[tuple]]:
     return check_annotation_lines(*args)
 
 
-def _annotation_files(root: Path, annotations: Sequence[str | os.PathLike] | None) -> list[Path]:
-    if annotations:
-        files = [Path(a) for a in annotations]
-        for f in files:
-            if not f.is_file():
-                raise UsageError(f"--annotations: {f} is not a file")
-        return files
-    files = find_annotation_files(root)
-    if not files:
-        raise UsageError(
-            f"ROOT: no annotation files under {root}; expected text files in the official format "
-            "(e.g. batch1_anno/sunny1.txt), or name them with --annotations"
-        )
-    return files
-
-
 def verify_dataset(
     root: str | os.PathLike,
     annotations: Sequence[str | os.PathLike] | None = None,
@@ -106,7 +90,7 @@ def verify_dataset(
     root = Path(root)
     if not root.is_dir():
         raise UsageError(f"ROOT: {root} is not a directory")
-    files = _annotation_files(root, annotations)
+    files = annotation_files_to_read(root, annotations)
     est_records = sum(f.stat().st_size for f in files) // _BYTES_PER_RECORD
     n_workers = pool_size(workers, est_records)
     rows = load_manifest_groups(manifest) if manifest else None

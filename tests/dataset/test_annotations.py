@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from initbench.dataset.annotations import (
     Box,
     Record,
@@ -202,3 +204,38 @@ def test_windows_line_ends_and_byte_order_mark(tmp_path):
     assert find_annotation_files(tmp_path) == [f]
     res = parse_file(f)
     assert res.findings == [] and res.records == parse_text(SAMPLE, domain="cloudy").records
+
+
+_TWO_RECORDS = ["# 1", "/a/1_00001.png", "3 40 64 1", "0", "1", "1 1.0 2.0 3.0 4.0", "", "", "# 2", "/a/1_00002.png",
+                "3 40 64 1", "0", "0"]
+
+
+@pytest.mark.parametrize("line, text, finding, indexes", [
+    (2, "a.jpg", ("malformed-record", 2, "expected an image path ending in .png, found 'a.jpg'"), [2]),
+    (3, "", ("malformed-record", 3, "expected the size line 'C H W N' of record '# 1', found a blank line"), [2]),
+    (3, "3 40 64", ("malformed-record", 3, "expected the size line 'C H W N' (4 integers), found '3 40 64'"), [2]),
+    (3, "3 40 x 1", ("non-numeric-value", 3, "size line must hold 4 integers 'C H W N', found '3 40 x 1'"), [2]),
+    (4, "0 0", ("malformed-record", 4, "expected the line '0', found '0 0'"), [2]),
+    (4, "# 7", ("malformed-record", 4, "expected the '0' line of record '# 1', found '# 7'"), [2]),
+    (5, "-1", ("non-numeric-value", 5, "box count must be a non-negative integer, found '-1'"), [2]),
+    (5, "2", ("box-count-mismatch", 5, "record '# 1' says 2 boxes but 1 box lines follow"), [1, 2]),
+])
+def test_each_head_line_of_a_record_has_its_own_finding_and_the_parse_resumes(line, text, finding, indexes):
+    lines = list(_TWO_RECORDS)
+    lines[line - 1] = text
+    res = parse_text("\n".join(lines), domain="sunny", source="s.txt")
+    assert [(f.rule, f.line, f.message) for f in res.findings][:1] == [finding]
+    assert [r.index for r in res.records] == indexes
+    if text == "# 7":  # a header in place of a line resumes at that header: '# 7' is parsed (and its path is '1')
+        assert (res.findings[1].line, res.findings[1].message) == (5, "expected an image path ending in .png, found '1'")
+
+
+def test_a_bad_box_line_is_reported_and_the_count_is_not_trusted():
+    lines = list(_TWO_RECORDS)
+    lines[5] = "1 1.0 2.0 3.0"
+    res = parse_text("\n".join(lines), domain="sunny", source="s.txt")
+    assert [(f.rule, f.line, f.message) for f in res.findings] == [
+        ("malformed-record", 6, "expected a box line 'cls x1 y1 x2 y2', found '1 1.0 2.0 3.0'"),
+        ("box-count-mismatch", 5, "record '# 1' says 1 boxes but only 0 valid box lines follow"),
+    ]
+    assert [(r.index, r.boxes) for r in res.records] == [(1, ()), (2, ())]

@@ -73,3 +73,22 @@ def test_stats_of_the_mini_init_agree_with_the_records(mini_init_root, tmp_path)
 def test_stats_usage_errors(tmp_path):
     res = CliRunner().invoke(main, ["stats", str(tmp_path)])
     assert res.exit_code == 2 and "no annotation files" in " ".join(res.output.split())
+
+
+def test_stats_and_verify_refuse_a_root_without_annotations_in_the_same_words(tmp_path):
+    # One function picks the annotation files of both commands (they had two copies, in different words).
+    import pytest
+
+    from initbench.dataset.verify import verify_dataset
+    from initbench.errors import UsageError
+
+    (tmp_path / "sunny").mkdir()
+    expected = (f"ROOT: no annotation files under {tmp_path}; expected text files in the official format "
+                "(e.g. batch1_anno/sunny1.txt), or name them with --annotations")
+    for command in (dataset_stats, verify_dataset):
+        with pytest.raises(UsageError) as err:
+            command(tmp_path)
+        assert str(err.value) == expected
+        with pytest.raises(UsageError) as err:
+            command(tmp_path, annotations=[tmp_path / "none.txt"])
+        assert str(err.value) == f"--annotations: {tmp_path / 'none.txt'} is not a file"
