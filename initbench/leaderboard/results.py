@@ -223,6 +223,94 @@ def _relpath(path: Path, start: Path) -> str:
     return Path(os.path.relpath(path.resolve(), start.resolve())).as_posix()
 
 
+def _check_one_configuration(loaded: list[tuple[Path, dict]], method: str | None) -> None:
+    """The results agree on everything that makes them one configuration, and each is consistent in itself."""
+    first_path, first = loaded[0]
+    for key in ("task", "protocol", "method", "fingerprint", "data_fingerprint", "nonconformant_reasons"):
+        for p, r in loaded[1:]:
+            if r.get(key) != first.get(key):
+                raise UsageError(f"RESULTS: {p} has {key} {r.get(key)!r} but {first_path} has {first.get(key)!r}; "
+                                 "an entry combines seeds of one configuration")
+    for p, r in loaded[1:]:
+        if protocol_overrides(r) != protocol_overrides(first):
+            raise UsageError(f"RESULTS: {p} has protocol overrides {protocol_overrides(r)!r} but {first_path} has "
+                             f"{protocol_overrides(first)!r}; an entry combines seeds of one configuration")
+    for p, r in loaded:
+        for problem in (direction_check(r)[0], data_problem(r)):
+            if problem:
+                raise UsageError(f"RESULTS: {p}: {problem}")
+    if method is not None and method != first["method"]:
+        raise UsageError(f"--method: the results are of method {first['method']!r}; got {method!r}")
+
+
+def _seeds_and_params(loaded: list[tuple[Path, dict]], checkpoint_paths, seeds, params) -> tuple[list[int], int]:
+    """The training seed of each run and the parameter count: as given, else from the results or checkpoints."""
+    facts = [None] * len(loaded)
+    if checkpoint_paths is not None and len(checkpoint_paths) != len(loaded):
+        raise UsageError(f"--checkpoint: expected one per results file ({len(loaded)}); got {len(checkpoint_paths)}")
+    if checkpoint_paths is not None and (seeds is None or params is None):
+        facts = [checkpoint_facts(c) if c and Path(c).is_file() else None for c in checkpoint_paths]
+    if params is None and facts[0] is not None:
+        params = facts[0]["params"]
+    if seeds is None:
+        seeds = [r.get("training_seed", f["seed"] if f else None) for (_, r), f in zip(loaded, facts)]
+        if any(not isinstance(v, int) for v in seeds):
+            raise UsageError("--seeds: neither the results nor --checkpoint files give the training seed; pass "
+                             f"--seeds with one integer per results file ({len(loaded)})")
+    seeds = list(seeds)
+    if len(seeds) != len(loaded):
+        raise UsageError(f"--seeds: expected one training seed per results file ({len(loaded)}); got {len(seeds)}")
+    if len(set(seeds)) != len(seeds):
+        raise UsageError(f"--seeds: seeds must be distinct; found {seeds}")
+    first = loaded[0][1]
+    if params is None:
+        params = first.get("params", first.get("num_parameters"))
+    if params is None:
+        raise UsageError("--params: neither the results nor a --checkpoint file give the parameter count; "
+                         "pass --params N")
+    return seeds, int(params)
+
+
+def _distinct_models(loaded: list[tuple[Path, dict]]) -> None:
+    for p, r in loaded:
+        if not isinstance(model_sha256(r), str):
+            raise UsageError(f"RESULTS: {p} records no checkpoint_sha256 (evaluate a checkpoint file with --ckpt)")
+    cks = [model_sha256(r) for _, r in loaded]
+    if len(set(cks)) != len(cks):
+        raise UsageError(f"RESULTS: two results evaluate the same checkpoint ({cks}); seeds need distinct models")
+
+
+def _seed_metrics(loaded: list[tuple[Path, dict]]) -> dict[str, dict[str, Any]]:
+    """Per metric with a finite number in every results file: per-seed values, mean and unbiased std."""
+    metrics: dict[str, dict[str, Any]] = {}
+    for name in METRICS:
+        vals = [r["metrics"].get(name) for _, r in loaded]
+        if all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in vals):
+            vals = [float(v) for v in vals]
+            metrics[name] = {"per_seed": vals, "mean": mean(vals), "std": unbiased_std(vals)}
+    if not metrics:
+        raise UsageError(f"RESULTS: no metric has a number in every results file ({loaded[0][0]} ...)")
+    return metrics
+
+
+def _runs(loaded: list[tuple[Path, dict]], seeds: list[int], checkpoint_paths, entry_dir: Path) -> list[dict]:
+    """One run per results file: its seed, results file and model identity (paths relative to ``entry_dir``)."""
+    runs = []
+    for i, (p, r) in enumerate(loaded):
+        ck_path = None
+        if checkpoint_paths is not None and checkpoint_paths[i]:
+            cp = Path(checkpoint_paths[i])
+            if cp.is_file() and checkpoint_weights_sha256(cp) != model_sha256(r):
+                raise UsageError(f"--checkpoint: {cp} does not hold the weights (sha256) recorded in {p}")
+            ck_path = _relpath(cp, entry_dir)
+        runs.append({
+            "seed": seeds[i],
+            "results_file": {"path": _relpath(p, entry_dir), "sha256": results_file_sha256(p)},
+            "checkpoint": {"path": ck_path, "sha256": model_sha256(r)},
+        })
+    return runs
+
+
 def build_entry(
     results_paths: Sequence[str | os.PathLike],
     *,
@@ -256,75 +344,15 @@ def build_entry(
         raise UsageError("RESULTS: expected at least one evaluator results file")
     bench = get_benchmark(benchmark)
     loaded = [(Path(p), read_results(p)) for p in results_paths]
-    first_path, first = loaded[0]
-    for key in ("task", "protocol", "method", "fingerprint", "data_fingerprint", "nonconformant_reasons"):
-        for p, r in loaded[1:]:
-            if r.get(key) != first.get(key):
-                raise UsageError(f"RESULTS: {p} has {key} {r.get(key)!r} but {first_path} has {first.get(key)!r}; "
-                                 "an entry combines seeds of one configuration")
-    for p, r in loaded[1:]:
-        if protocol_overrides(r) != protocol_overrides(first):
-            raise UsageError(f"RESULTS: {p} has protocol overrides {protocol_overrides(r)!r} but {first_path} has "
-                             f"{protocol_overrides(first)!r}; an entry combines seeds of one configuration")
-    for p, r in loaded:
-        for problem in (direction_check(r)[0], data_problem(r)):
-            if problem:
-                raise UsageError(f"RESULTS: {p}: {problem}")
-    if method is not None and method != first["method"]:
-        raise UsageError(f"--method: the results are of method {first['method']!r}; got {method!r}")
-    facts = [None] * len(loaded)
-    if checkpoint_paths is not None and len(checkpoint_paths) != len(loaded):
-        raise UsageError(f"--checkpoint: expected one per results file ({len(loaded)}); got {len(checkpoint_paths)}")
-    if checkpoint_paths is not None and (seeds is None or params is None):
-        facts = [checkpoint_facts(c) if c and Path(c).is_file() else None for c in checkpoint_paths]
-    if params is None and facts[0] is not None:
-        params = facts[0]["params"]
-    if seeds is None:
-        seeds = [r.get("training_seed", f["seed"] if f else None) for (_, r), f in zip(loaded, facts)]
-        if any(not isinstance(v, int) for v in seeds):
-            raise UsageError("--seeds: neither the results nor --checkpoint files give the training seed; pass "
-                             f"--seeds with one integer per results file ({len(loaded)})")
-    seeds = list(seeds)
-    if len(seeds) != len(loaded):
-        raise UsageError(f"--seeds: expected one training seed per results file ({len(loaded)}); got {len(seeds)}")
-    if len(set(seeds)) != len(seeds):
-        raise UsageError(f"--seeds: seeds must be distinct; found {seeds}")
-    for p, r in loaded:
-        if not isinstance(model_sha256(r), str):
-            raise UsageError(f"RESULTS: {p} records no checkpoint_sha256 (evaluate a checkpoint file with --ckpt)")
-    cks = [model_sha256(r) for _, r in loaded]
-    if len(set(cks)) != len(cks):
-        raise UsageError(f"RESULTS: two results evaluate the same checkpoint ({cks}); seeds need distinct models")
-    metrics: dict[str, dict[str, Any]] = {}
-    for name in METRICS:
-        vals = [r["metrics"].get(name) for _, r in loaded]
-        if all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in vals):
-            vals = [float(v) for v in vals]
-            metrics[name] = {"per_seed": vals, "mean": mean(vals), "std": unbiased_std(vals)}
-    if not metrics:
-        raise UsageError(f"RESULTS: no metric has a number in every results file ({first_path} ...)")
-    if params is None:
-        params = first.get("params", first.get("num_parameters"))
-    if params is None:
-        raise UsageError("--params: neither the results nor a --checkpoint file give the parameter count; "
-                         "pass --params N")
-    entry_dir = Path(entry_dir)
-    runs = []
-    for i, (p, r) in enumerate(loaded):
-        seed = seeds[i]
-        ck_path = None
-        if checkpoint_paths is not None and checkpoint_paths[i]:
-            cp = Path(checkpoint_paths[i])
-            if cp.is_file() and checkpoint_weights_sha256(cp) != model_sha256(r):
-                raise UsageError(f"--checkpoint: {cp} does not hold the weights (sha256) recorded in {p}")
-            ck_path = _relpath(cp, entry_dir)
-        runs.append({
-            "seed": seed,
-            "results_file": {"path": _relpath(p, entry_dir), "sha256": results_file_sha256(p)},
-            "checkpoint": {"path": ck_path, "sha256": model_sha256(r)},
-        })
+    first = loaded[0][1]
+    _check_one_configuration(loaded, method)
+    seeds, params = _seeds_and_params(loaded, checkpoint_paths, seeds, params)
+    _distinct_models(loaded)
+    metrics = _seed_metrics(loaded)
+    runs = _runs(loaded, seeds, checkpoint_paths, Path(entry_dir))
     versions = first.get("versions") or {}
     device = first.get("device")
+    conformant, reasons = conformance_of(first)
     return {
         "schema": SCHEMA_ID,
         "kind": "measured",
@@ -332,8 +360,8 @@ def build_entry(
         "split": first.get("split", bench.split),
         "protocol": first["protocol"],
         "protocol_overrides": protocol_overrides(first),
-        "conformant": conformance_of(first)[0],
-        "nonconformant_reasons": conformance_of(first)[1],
+        "conformant": conformant,
+        "nonconformant_reasons": reasons,
         "data_fingerprint": first.get("data_fingerprint"),
         "task": first["task"],
         "method": first["method"],
@@ -342,7 +370,7 @@ def build_entry(
         "implementation": implementation,
         "seeds": seeds,
         "metrics": metrics,
-        "params": int(params),
+        "params": params,
         "hardware": hardware or (str(device) if device else "unknown"),
         "code_url": code_url,
         "command": command,
