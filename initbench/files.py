@@ -23,11 +23,14 @@ def temp_name(path: Path) -> Path:
 
 
 @contextmanager
-def atomic_write(path: str | os.PathLike, mode: str = "wb", encoding: str | None = None) -> Iterator[IO]:
+def atomic_write(path: str | os.PathLike, mode: str = "wb", encoding: str | None = None, *,
+                 exclusive: bool = False) -> Iterator[IO]:
     """Open a temporary sibling of ``path`` for writing; on a clean exit it replaces ``path``, else it is removed.
 
     ``mode`` is ``"wb"`` or ``"w"`` (text: ``encoding`` defaults to UTF-8, newlines are written as given).
-    The parent folder is created.
+    The parent folder is created. ``exclusive=True`` never replaces an existing ``path``: the finished file
+    is hard-linked in (``FileExistsError`` when the name exists), so two concurrent writers cannot overwrite
+    each other; the data is flushed to disk first.
     """
     if mode not in ("wb", "w"):
         raise ValueError(f"atomic_write: expected mode 'wb' or 'w'; got {mode!r}")
@@ -38,7 +41,14 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb", encoding: str | None
     try:
         with open(tmp, mode, **text) as fh:
             yield fh
-        os.replace(tmp, path)
+            if exclusive:
+                fh.flush()
+                os.fsync(fh.fileno())
+        if exclusive:
+            os.link(tmp, path)  # FileExistsError when the name exists
+            tmp.unlink()
+        else:
+            os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

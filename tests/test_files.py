@@ -31,3 +31,14 @@ def test_text_mode_writes_newlines_as_given(tmp_path):
     with atomic_write(p, "w") as fh:
         fh.write("a\r\nb\n")
     assert p.read_bytes() == b"a\r\nb\n"
+
+
+def test_an_exclusive_write_never_replaces_an_existing_file(tmp_path):
+    target = tmp_path / "entry.json"
+    with atomic_write(target, exclusive=True) as fh:
+        fh.write(b"first")
+    with pytest.raises(FileExistsError):
+        with atomic_write(target, exclusive=True) as fh:
+            fh.write(b"second")
+    assert target.read_bytes() == b"first"
+    assert [p.name for p in tmp_path.iterdir()] == ["entry.json"]  # no temporary left behind

@@ -17,7 +17,6 @@ full sha256 (which every result records) rather than called intact or corrupt on
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from pathlib import Path
 
 import torch
 
+from initbench.digests import sha256_file  # noqa: F401 - W.sha256_file, as callers use it
 from initbench.errors import UsageError, WeightsMissingError
 
 STATUSES = ("intact", "corrupt", "present", "missing")
@@ -105,15 +105,6 @@ def lpips_weights_dir() -> Path:
     import lpips
 
     return Path(lpips.__file__).resolve().parent / "weights" / "v0.1"
-
-
-def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
-    """sha256 of a file, hex."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def location_of(w: WeightsFile, directory: str | os.PathLike | None = None) -> Path:

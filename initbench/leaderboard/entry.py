@@ -24,7 +24,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+from initbench.digests import canonical_json_bytes, sha256_file  # noqa: F401 - sha256_file re-exported
 from initbench.errors import DataFormatError
+from initbench.files import atomic_write
 
 SCHEMA_ID = "initbench-leaderboard-entry/1"
 AS_REPORTED = "as reported, not reproduced"
@@ -82,9 +84,8 @@ def close(a: float | None, b: float | None) -> bool:
     return math.isclose(a, b, rel_tol=REL_TOL, abs_tol=ABS_TOL)
 
 
-def canonical_bytes(obj: Any) -> bytes:
-    """Key-sorted, whitespace-free UTF-8 JSON: the bytes an entry's identity hash is taken over."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+#: Key-sorted, whitespace-free UTF-8 JSON: the bytes an entry's identity hash is taken over.
+canonical_bytes = canonical_json_bytes
 
 
 #: Entry fields that say when it was made, not what it is: left out of its identity (hash and file name).
@@ -97,16 +98,6 @@ def entry_hash(entry: dict) -> str:
     Two runs that produced the same numbers from the same weights give the same entry identity.
     """
     return hashlib.sha256(canonical_bytes({k: v for k, v in entry.items() if k not in NOT_IDENTITY})).hexdigest()
-
-
-def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while True:
-            block = f.read(chunk)
-            if not block:
-                return h.hexdigest()
-            h.update(block)
 
 
 def read_entry(path: str | os.PathLike) -> dict:
@@ -132,22 +123,8 @@ def write_json_atomic(path: str | os.PathLike, obj: Any, *, exclusive: bool = Fa
     name exists), so two concurrent submissions cannot overwrite each other.
     """
     p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(f".{p.name}.tmp-{os.getpid()}")
-    data = (json.dumps(obj, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        if exclusive:
-            os.link(tmp, p)  # raises FileExistsError if p exists
-            os.unlink(tmp)
-        else:
-            os.replace(tmp, p)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    with atomic_write(p, exclusive=exclusive) as f:
+        f.write((json.dumps(obj, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
     return p
 
 

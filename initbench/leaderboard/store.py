@@ -7,15 +7,16 @@ Results files of measured entries are copied beside them, content-addressed, as
 from __future__ import annotations
 
 import copy
+import json
 import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
+from initbench.digests import results_digest
 from initbench.errors import DataFormatError, InitbenchError, UsageError
+from initbench.files import write_atomic
 from initbench.leaderboard.entry import Problem, entry_hash, read_entry, write_json_atomic
-from initbench.leaderboard.results import results_file_sha256
 from initbench.leaderboard.validate import Report, validate_entry
 
 
@@ -129,13 +130,14 @@ def submit(entry_path: str | os.PathLike, root: str | os.PathLike = "leaderboard
             continue  # stays as given; `validate` lists it as not checked
         dest = task_dir / "results" / f"{rf['sha256'][:16]}.json"
         if not dest.exists():
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
-            shutil.copyfile(rp, tmp)
-            if results_file_sha256(tmp) != rf["sha256"]:
-                tmp.unlink()
+            data = rp.read_bytes()  # checked as copied: a file changed since validation is refused
+            try:
+                same = results_digest(json.loads(data)) == rf["sha256"]
+            except (UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+                same = False
+            if not same:
                 raise SubmissionError(f"{rp}: changed while being copied; nothing was written")
-            os.replace(tmp, dest)
+            write_atomic(dest, data)
         copied.append(dest)
         rf["path"] = f"results/{dest.name}"
         # Checkpoints are not copied (too large) and a local path means nothing elsewhere: the
