@@ -20,6 +20,8 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from initbench.digests import sha256_tensors
+
 
 @dataclass
 class DistInfo:
@@ -124,14 +126,9 @@ def cleanup(info: DistInfo) -> None:
 
 
 def parameter_digest(module: nn.Module) -> str:
-    """sha256 over every parameter's bytes in name order: equal digests mean identical weights."""
-    import hashlib
-
-    h = hashlib.sha256()
-    for name, p in sorted(module.state_dict().items()):
-        h.update(name.encode())
-        h.update(p.detach().cpu().contiguous().numpy().tobytes())
-    return h.hexdigest()
+    """sha256 of the module's weights as canonical tensors (:func:`initbench.digests.sha256_tensors`): equal
+    digests mean identical weights, and this is the same identity results and leaderboard entries record."""
+    return sha256_tensors(module.state_dict())
 
 
 # -- a local launcher (tests, single-machine smoke runs) --------------------------------------
