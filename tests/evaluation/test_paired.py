@@ -11,6 +11,7 @@ import torch
 from click.testing import CliRunner
 from PIL import Image
 
+from initbench.evaluation.result import schema_problems
 from initbench.cli import main
 from initbench.errors import CheckpointError, UsageError
 from initbench.evaluation import paired_metrics as M
@@ -65,6 +66,9 @@ def test_result_has_exactly_the_protocol_keys_and_says_why_values_are_null(ident
     assert r["metrics"]["l1_gt_frame_guided"] is None and "cannot take its style from an image" in r["skipped"]["guided"]
     assert all(t.startswith("ground_truth/sunny2night/") for t in r["data"]["reference"])
     assert r["params"] == 0 and r["checkpoint_sha256"] is None
+    assert schema_problems(r) == []
+    assert schema_problems({**r, "metrics": {**r["metrics"], "fid": 1.0}}) == [
+        "$.metrics: 'fid' is not one of " + repr(list(METRIC_KEYS))]
 
 
 def test_colour_transfer_beats_identity_on_sunny2night(mini_init_v2_root, identity_result):
@@ -72,6 +76,7 @@ def test_colour_transfer_beats_identity_on_sunny2night(mini_init_v2_root, identi
     r = evaluate_paired(ct, mini_init_v2_root, "sunny2night", method="colour-transfer", method_settings=settings, **RANDOM)
     assert r["metrics"]["l1_gt_frame"] < identity_result["metrics"]["l1_gt_frame"] / 2
     assert r["method_settings"]["train_images"] == {"sunny": 20, "night": 16}
+    assert schema_problems(r) == []
     assert r["data_fingerprint"] == identity_result["data_fingerprint"]
 
 
@@ -101,6 +106,7 @@ def test_multimodal_method_gets_guided_and_best_of_k(mini_init_v2_root):
         assert all(b <= a + 1e-12 for a, b in zip(r["per_input"][k], r["per_input"][k + "_best"]))
     assert m["lpips_diversity"] > 0 and len(r["per_input"]["lpips_pairs"][0]) == 2
     assert "protocol overridden: samples_per_input=4" in r["nonconformant_reasons"]
+    assert schema_problems(r) == []
 
 
 def test_inputs_without_ground_truth_are_left_out_and_make_the_result_not_conformant(mini_init_v2_root, tmp_path):

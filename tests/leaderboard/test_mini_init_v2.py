@@ -87,3 +87,13 @@ def test_committed_mini_init_v2_entries_validate_and_colour_transfer_beats_ident
     assert set(l1) == {(t, m) for t in tasks for m in ("identity", "colour-transfer", "ground-truth")}
     for t in tasks:
         assert l1[(t, "ground-truth")] == 0.0 < l1[(t, "colour-transfer")] < l1[(t, "identity")]
+
+
+def test_every_committed_results_file_follows_the_results_schema(repo_root):
+    import json
+
+    from initbench.evaluation.result import schema_problems
+
+    files = sorted((repo_root / "leaderboards").rglob("results/*.json"))
+    assert len(files) >= 14  # mini-init (2) and mini-init-v2 (12)
+    assert {str(f): schema_problems(json.loads(f.read_text())) for f in files} == {str(f): [] for f in files}
