@@ -156,7 +156,8 @@ def train_classifier_cmd(root, out, small, from_scratch, epochs, lr, batch_size,
 @json_option("the results (the same document as --out; with --task all {results: {task: ...}, skipped: {task: why}})")
 @click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
               help="Folder of the cached FID/KID reference features (default: <torch hub dir>/initbench/fid_reference).")
-@click.option("--no-cache", is_flag=True, help="Extract the FID/KID reference features every run; neither read nor write the cache.")
+@click.option("--no-cache", is_flag=True,
+              help="Extract the FID/KID reference features every run; neither read nor write the cache.")
 @click.option("--device", default="cpu", show_default=True)
 @handle_errors
 def evaluate_cmd(method, ckpt, official_ckpt, config, ckpt_task, root, task, classifier, object_classifier, protocol_name,
@@ -334,7 +335,8 @@ def _evaluate_all(subject: _Subject, o: _RunOptions, out, json_out) -> None:
     results = {}
     with _bar() as bar:
         for p in (p for p in plans if p.runs):
-            results[p.task] = subject.evaluate(p.task, p.direction, o, lambda stage, d, t, *_, k=p.task: bar(f"{k} {stage}", d, t))
+            stages = (lambda stage, d, t, *_, k=p.task: bar(f"{k} {stage}", d, t))  # a bar per task and stage
+            results[p.task] = subject.evaluate(p.task, p.direction, o, stages)
             if out:  # each as it is done: an interrupted run keeps the tasks it finished
                 write_json(Path(out) / f"{p.task}.json", results[p.task])
     doc = {"results": results, "skipped": left_out}

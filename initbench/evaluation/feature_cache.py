@@ -8,8 +8,10 @@ A cache entry is ``<dir>/<key>.pt``; the key is the sha256 of what decides the f
 
 So a changed image or extractor is a miss, never a stale hit. The files are hashed, not taken from a
 manifest: the evaluator reads the images on disk, and a manifest's hash is only as good as the last
-check of the copy against it. Hashing costs far less than extracting (see ``benchmarks``/the report):
-reading and hashing a PNG is a fraction of decoding, resizing and running Inception on it.
+check of the copy against it. Hashing costs little beside extracting (2-core CPU, shared): the 11 night
+test images of a 256 x 160 mini-INIT hash in 0.4 ms each, while reading, resizing to 360 and running
+Inception-v3 at 299 x 299 took 560 ms each; a 7 MB 1208 x 1920 PNG hashes in 6 ms, its decode and
+resize alone take 29 ms.
 
 The default folder follows torch's convention for downloaded and derived files: under
 ``torch.hub.get_dir()`` (``$TORCH_HOME/hub``), in ``initbench/fid_reference``. Entries are written

@@ -130,3 +130,22 @@ def test_evaluate_with_the_cache_gives_the_same_fid_kid(eval_root, tiny_translat
     assert (cache.hits, cache.misses) == (1, 1)
     for k in ("fid", "kid"):
         assert plain["metrics"][k] == stored["metrics"][k] == read["metrics"][k] is not None
+
+
+def test_cli_cache_dir_default_and_no_cache_reach_the_evaluator(mini_init_root, tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    import initbench.evaluation.evaluator as E
+    from initbench.cli import main
+
+    seen = []
+    monkeypatch.setattr(E, "evaluate", lambda translator, root, task, **kw: seen.append(kw["feature_cache"]) or {"stand-in": 1})
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    base = ["evaluate", "--method", "identity", "--data", str(mini_init_root), "--task", "sunny2night", "--json", "-"]
+    for extra in (["--cache-dir", str(tmp_path / "mine")], [], ["--no-cache"]):
+        r = CliRunner().invoke(main, base + extra)
+        assert r.exit_code == 0, r.output
+    assert [c.directory if c else None for c in seen] == [tmp_path / "mine", tmp_path / "torch" / "hub" / "initbench" /
+                                                          "fid_reference", None]
+    r = CliRunner().invoke(main, base + ["--no-cache", "--cache-dir", str(tmp_path)])
+    assert r.exit_code == 2 and r.stderr.strip() == "error: --cache-dir: not with --no-cache" and len(seen) == 3

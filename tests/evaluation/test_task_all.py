@@ -72,7 +72,8 @@ def test_cli_task_all_loads_the_model_once_and_writes_one_file_per_task(ckpt, mi
     single = CliRunner().invoke(main, [*base, "--task", "night2sunny", "--json", "-"])
     assert single.exit_code == 0, single.output
     alone = json.loads(single.stdout)
-    assert alone["metrics"] == doc["results"]["night2sunny"]["metrics"] and alone["per_input"] == doc["results"]["night2sunny"]["per_input"]
+    in_all = doc["results"]["night2sunny"]
+    assert alone["metrics"] == in_all["metrics"] and alone["per_input"] == in_all["per_input"]
 
 
 def test_cli_task_all_prints_one_table_with_the_skipped_tasks_and_why(ckpt, mini_init_root):
@@ -105,9 +106,27 @@ def test_cli_task_all_needs_a_folder_for_out_and_one_task_a_file(ckpt, mini_init
     a_file.write_text("{}")
     r = CliRunner().invoke(main, [*base, "--task", "all", "--out", str(a_file)])
     assert r.exit_code == 2
-    assert _oneline(r.stderr) == f"error: --out: with --task all expected a folder (it gets OUT/<task>.json); got the file {a_file}"
+    assert _oneline(r.stderr) == ("error: --out: with --task all expected a folder (it gets OUT/<task>.json); "
+                                  f"got the file {a_file}")
     r = CliRunner().invoke(main, [*base, "--task", "sunny2night", "--out", str(tmp_path)])
     assert r.exit_code == 2
     assert _oneline(r.stderr) == (f"error: --out: expected a file for one task (a folder only with --task all); "
                                   f"got the folder {tmp_path}")
     assert a_file.read_text() == "{}"
+
+
+def test_cli_task_all_with_real_images_and_with_protocol_paired_v1(mini_init_root, mini_init_v2_root):
+    real = ["evaluate", "--method", "real", "--data", str(mini_init_root), "--lpips-backbone", "random",
+            "--num-inputs", "2", "--samples-per-input", "2", "--short-side", "40", "--task", "all", "--json", "-"]
+    r = CliRunner().invoke(main, real)
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert list(doc["results"]) == list(V1.tasks) and doc["skipped"] == {}
+    assert all(res["method"] == "real" and res["task"] == t for t, res in doc["results"].items())
+    paired = ["evaluate", "--method", "identity", "--protocol", "paired-v1", "--data", str(mini_init_v2_root),
+              "--lpips-backbone", "random", "--samples-per-input", "2", "--num-inputs", "2", "--task", "all", "--json", "-"]
+    r = CliRunner().invoke(main, paired)
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert list(doc["results"]) == list(PAIRED_V1.tasks) and doc["skipped"] == {}
+    assert all(res["protocol"] == "paired-v1" and res["task"] == t for t, res in doc["results"].items())
