@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -128,7 +130,8 @@ def train_classifier_cmd(root, out, small, from_scratch, epochs, lr, batch_size,
 @click.option("--ckpt-task", default=None, help="With --official-ckpt (required): the task the file was trained for, "
               "e.g. sunny2night (a = sunny, b = night).")
 @click.option("--data", "root", required=True, type=click.Path(exists=True, file_okay=False), help="Dataset root (the release or the mini-INIT).")
-@click.option("--task", required=True, help="e.g. sunny2night.")
+@click.option("--task", required=True, help="e.g. sunny2night; 'all': every task of the protocol the subject can run "
+              "(a model: its own pair, both directions), one results file each (--out is then a folder) and one table.")
 @click.option("--classifier", type=click.Path(exists=True, dir_okay=False), default=None, help="Domain classifier file (train-classifier); without it IS/CIS are null.")
 @click.option("--object-classifier", type=click.Path(exists=True, dir_okay=False), default=None,
               help="paired-v1: object-domain classifier file (train-classifier --objects); without it "
@@ -148,16 +151,24 @@ def train_classifier_cmd(root, out, small, from_scratch, epochs, lr, batch_size,
               "instead of refusing the copy.")
 @click.option("--weights-dir", type=click.Path(file_okay=False), default=None, help="Folder with the pretrained files (default: torch hub's cache).")
 @click.option("--offline", is_flag=True, help="Never download pretrained files; fail naming the missing file.")
-@click.option("--out", type=click.Path(dir_okay=False), default=None, help="Write the results JSON here.")
-@json_option("the results (the same document as --out)")
+@click.option("--out", type=click.Path(), default=None,
+              help="Write the results JSON here (with --task all: a folder that gets OUT/<task>.json).")
+@json_option("the results (the same document as --out; with --task all {results: {task: ...}, skipped: {task: why}})")
+@click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
+              help="Folder of the cached FID/KID reference features (default: <torch hub dir>/initbench/fid_reference).")
+@click.option("--no-cache", is_flag=True,
+              help="Extract the FID/KID reference features every run; neither read nor write the cache.")
 @click.option("--device", default="cpu", show_default=True)
 @handle_errors
 def evaluate_cmd(method, ckpt, official_ckpt, config, ckpt_task, root, task, classifier, object_classifier, protocol_name,
                  synth_params, lpips_backbone, lpips_seed, pairing, num_inputs, samples_per_input, short_side, no_fid, skip_invalid,
-                 weights_dir, offline, out, json_out, device):
+                 weights_dir, offline, out, json_out, cache_dir, no_cache, device):
     """Run an evaluation protocol on a translator or on real images: v1 (LPIPS diversity, IS, CIS, FID/KID) or
-    paired-v1 (errors to the paired ground truth of the synthetic mini-INIT v2)."""
+    paired-v1 (errors to the paired ground truth of the synthetic mini-INIT v2). ``--task all``: every task of the
+    protocol the subject can run, with one model load."""
+    from initbench.evaluation.feature_cache import FeatureCache
     from initbench.evaluation.protocol import get_protocol
+    from initbench.evaluation.tasks import ALL
 
     protocol = get_protocol(protocol_name).with_overrides(
         num_inputs=num_inputs, samples_per_input=samples_per_input, short_side=short_side, pairing=pairing
@@ -167,46 +178,27 @@ def evaluate_cmd(method, ckpt, official_ckpt, config, ckpt_task, root, task, cla
         raise UsageError(f"--object-classifier: only with --protocol paired-v1; got --protocol {protocol_name}")
     if skip_invalid and not paired:
         raise UsageError(f"--skip-invalid: only with --protocol paired-v1; got --protocol {protocol_name}")
+    if cache_dir and no_cache:
+        raise UsageError("--cache-dir: not with --no-cache")
     common = dict(protocol=protocol, classifier=classifier, lpips_backbone=lpips_backbone, lpips_seed=lpips_seed,
                   device=device, weights_dir=weights_dir, offline=offline)
+    options = _RunOptions(root, protocol, common, object_classifier, skip_invalid, synth_params, no_fid,
+                          None if no_cache else FeatureCache(cache_dir))
+    subject = _Subject(method, ckpt, official_ckpt, config, ckpt_task, protocol, device)
+    if task == ALL:
+        _evaluate_all(subject, options, out, json_out)
+        return
+    if out and Path(out).is_dir():
+        raise UsageError(f"--out: expected a file for one task (a folder only with --task all); got the folder {out}")
     with _bar() as bar:
-        if method == "real":
-            if ckpt or official_ckpt:
-                raise UsageError("--method real: takes no --ckpt/--official-ckpt")
-            if paired:
-                raise UsageError("--method real: protocol paired-v1 scores translations against the ground truth; "
-                                 "use --protocol v1 for the real images' own diversity")
-            from initbench.evaluation.real import evaluate_real
-
-            result = evaluate_real(root, task, progress=bar, **common)
-        elif method == "ground-truth":
-            if ckpt or official_ckpt or not paired:
-                raise UsageError("--method ground-truth: only with --protocol paired-v1 and without --ckpt/--official-ckpt")
-            from initbench.evaluation.paired import evaluate_paired
-
-            result = evaluate_paired(None, root, task, object_classifier=object_classifier, skip_invalid=skip_invalid,
-                                     truth_styles=_truth_styles(synth_params), progress=bar, **common)
-        else:
-            translator, facts = _translator(method, ckpt, official_ckpt, config, ckpt_task, root, task, protocol,
-                                            device, skip_invalid)
-            if paired:
-                from initbench.evaluation.paired import evaluate_paired
-
-                result = evaluate_paired(translator, root, task, object_classifier=object_classifier,
-                                         skip_invalid=skip_invalid, progress=bar, **facts, **common)
-            else:
-                from initbench.evaluation.evaluator import evaluate
-
-                settings = facts.pop("method_settings")
-                result = evaluate(translator, root, task, fid=not no_fid, progress=bar, **facts, **common)
-                if settings:
-                    result["method_settings"] = settings
+        result = subject.evaluate(task, subject.direction(task), options, bar)
     if out:
         write_json(out, result)
     if json_out:
         write_json(json_out, result)
     if json_out != "-":  # with the document on stdout, the table would only repeat it
         _print_result(result, out)
+        _print_cache(options.cache)
 
 
 def _truth_styles(text: str):
@@ -221,32 +213,179 @@ def _truth_styles(text: str):
         raise UsageError(f"--synth-params: expected PER_DOMAIN,SEED,WxH (e.g. 64,0,256x160); got {text!r}") from None
 
 
-def _translator(method, ckpt, official_ckpt, config, ckpt_task, root, task, protocol, device, skip_invalid):
-    """``(translator, facts)`` named by the options; facts: method, checkpoint_sha256, direction, model_task,
-    method_settings. A floor method without a checkpoint is built (and colour-transfer fitted) here."""
-    from initbench.evaluation.floors import FLOORS, build_floor
-    from initbench.evaluation.weights import sha256_file
-    from initbench.training.direction import resolve_direction
+@dataclass
+class _RunOptions:
+    """The options of ``evaluate`` every task's run shares (``common``: the evaluators' shared keywords)."""
 
-    if config and not official_ckpt:
-        raise UsageError("--config: only with --official-ckpt")
-    if not ckpt and not official_ckpt and method in FLOORS:
-        if ckpt_task:
-            raise UsageError("--ckpt-task: only with --official-ckpt")
-        translator, settings = build_floor(method, root, task, split=protocol.split, short_side=protocol.short_side,
-                                           skip_invalid=skip_invalid)
-        return translator, dict(method=method, checkpoint_sha256=None, direction="a2b", model_task=task,
+    root: str
+    protocol: object
+    common: dict
+    object_classifier: str | None
+    skip_invalid: bool
+    synth_params: str
+    no_fid: bool
+    cache: object  # a FeatureCache, or None with --no-cache
+
+
+class _Subject:
+    """What ``evaluate`` scores: real images, the ground truth, a floor (built per task) or a model, loaded once here.
+
+    Bad combinations of options are refused here, before any work.
+    """
+
+    def __init__(self, method, ckpt, official_ckpt, config, ckpt_task, protocol, device):
+        from initbench.evaluation.floors import FLOORS
+        from initbench.evaluation.weights import sha256_file
+
+        self.method, self.translator, self.facts = method, None, {}
+        paired = protocol.version == "paired-v1"
+        if method == "real":
+            if ckpt or official_ckpt:
+                raise UsageError("--method real: takes no --ckpt/--official-ckpt")
+            if paired:
+                raise UsageError("--method real: protocol paired-v1 scores translations against the ground truth; "
+                                 "use --protocol v1 for the real images' own diversity")
+            return
+        if method == "ground-truth":
+            if ckpt or official_ckpt or not paired:
+                raise UsageError("--method ground-truth: only with --protocol paired-v1 and without --ckpt/--official-ckpt")
+            return
+        if config and not official_ckpt:
+            raise UsageError("--config: only with --official-ckpt")
+        if not ckpt and not official_ckpt and method in FLOORS:
+            if ckpt_task:
+                raise UsageError("--ckpt-task: only with --official-ckpt")
+            return  # built (colour-transfer fitted) per task, in translator()
+        if bool(ckpt) == bool(official_ckpt):
+            raise UsageError("--ckpt / --official-ckpt: expected exactly one of them")
+        from initbench.training.checkpoints import resolve_translator
+
+        self.translator = resolve_translator(method, ckpt=ckpt, official_ckpt=official_ckpt, config=config, device=device,
+                                             ckpt_task=ckpt_task, need_task=True)
+        self.facts = dict(method=method, checkpoint_sha256=sha256_file(ckpt or official_ckpt),
+                          model_task=getattr(self.translator, "task", None), method_settings={})
+
+    def plan(self, tasks):
+        """:func:`initbench.evaluation.tasks.plan_tasks` for this subject."""
+        from initbench.evaluation.tasks import plan_tasks
+
+        if self.translator is None:
+            return plan_tasks(tasks, trained=False)
+        return plan_tasks(tasks, self.translator.task, self.translator.loaded_directions)
+
+    def direction(self, task: str) -> str:
+        """The direction a single ``--task`` runs in; an unrelated task is refused here (exit 2), before any work."""
+        if self.translator is None:
+            return "a2b"
+        from initbench.training.direction import resolve_direction
+
+        # sunny2night weights evaluated on night2sunny run b2a
+        return resolve_direction(self.translator, task=task)[0]
+
+    def translator_for(self, task: str, direction: str, o: _RunOptions):
+        """``(translator, facts)`` for ``task``; facts: method, checkpoint_sha256, direction, model_task, method_settings."""
+        if self.translator is not None:
+            return self.translator, {**self.facts, "direction": direction}
+        from initbench.evaluation.floors import build_floor
+
+        translator, settings = build_floor(self.method, o.root, task, split=o.protocol.split,
+                                           short_side=o.protocol.short_side, skip_invalid=o.skip_invalid)
+        return translator, dict(method=self.method, checkpoint_sha256=None, direction="a2b", model_task=task,
                                 method_settings=settings)
-    if bool(ckpt) == bool(official_ckpt):
-        raise UsageError("--ckpt / --official-ckpt: expected exactly one of them")
-    from initbench.training.checkpoints import resolve_translator
 
-    translator = resolve_translator(method, ckpt=ckpt, official_ckpt=official_ckpt, config=config, device=device,
-                                    ckpt_task=ckpt_task, need_task=True)
-    # sunny2night weights evaluated on night2sunny run b2a; an unrelated task is refused here (exit 2)
-    direction, _ = resolve_direction(translator, task=task)
-    return translator, dict(method=method, checkpoint_sha256=sha256_file(ckpt or official_ckpt), direction=direction,
-                            model_task=getattr(translator, "task", None), method_settings={})
+    def evaluate(self, task: str, direction: str, o: _RunOptions, progress) -> dict:
+        """The results dict of one task."""
+        paired = o.protocol.version == "paired-v1"
+        if self.method == "real":
+            from initbench.evaluation.real import evaluate_real
+
+            return evaluate_real(o.root, task, progress=progress, **o.common)
+        if self.method == "ground-truth":
+            from initbench.evaluation.paired import evaluate_paired
+
+            return evaluate_paired(None, o.root, task, object_classifier=o.object_classifier, skip_invalid=o.skip_invalid,
+                                   truth_styles=_truth_styles(o.synth_params), progress=progress, **o.common)
+        translator, facts = self.translator_for(task, direction, o)
+        if paired:
+            from initbench.evaluation.paired import evaluate_paired
+
+            return evaluate_paired(translator, o.root, task, object_classifier=o.object_classifier,
+                                   skip_invalid=o.skip_invalid, progress=progress, **facts, **o.common)
+        from initbench.evaluation.evaluator import evaluate
+
+        settings = facts.pop("method_settings")
+        result = evaluate(translator, o.root, task, fid=not o.no_fid, progress=progress, feature_cache=o.cache,
+                          **facts, **o.common)
+        if settings:
+            result["method_settings"] = settings
+        return result
+
+
+def _evaluate_all(subject: _Subject, o: _RunOptions, out, json_out) -> None:
+    """``--task all``: each task of the protocol the subject can run, ``OUT/<task>.json`` each, one table."""
+    from initbench.evaluation.tasks import skipped
+
+    if out and Path(out).exists() and not Path(out).is_dir():
+        raise UsageError(f"--out: with --task all expected a folder (it gets OUT/<task>.json); got the file {out}")
+    plans = subject.plan(o.protocol.tasks)
+    left_out = skipped(plans)
+    if not any(p.runs for p in plans):
+        raise UsageError(f"--task all: no task of protocol {o.protocol.version} can run: "
+                         + "; ".join(f"{t}: {why}" for t, why in left_out.items()))
+    results = {}
+    with _bar() as bar:
+        for p in (p for p in plans if p.runs):
+            stages = (lambda stage, d, t, *_, k=p.task: bar(f"{k} {stage}", d, t))  # a bar per task and stage
+            results[p.task] = subject.evaluate(p.task, p.direction, o, stages)
+            if out:  # each as it is done: an interrupted run keeps the tasks it finished
+                write_json(Path(out) / f"{p.task}.json", results[p.task])
+    doc = {"results": results, "skipped": left_out}
+    if json_out:
+        write_json(json_out, doc)
+    if json_out != "-":
+        _print_all(subject.method, o.protocol.version, plans, results, out)
+        _print_cache(o.cache)
+
+
+def _print_all(method: str, protocol: str, plans, results: dict, out) -> None:
+    """One table for ``--task all``: a row per task of the protocol (run or skipped), a column per metric that any
+    task computed; then the skipped tasks and why, and each other note once with the tasks it concerns."""
+    metrics = list(dict.fromkeys(k for r in results.values() for k, v in r["metrics"].items() if v is not None))
+    t = Table(title=f"{method}: protocol {protocol}, every task")
+    t.add_column("task", no_wrap=True, min_width=12)
+    t.add_column("direction", no_wrap=True)
+    t.add_column("conformant", no_wrap=True)
+    for k in metrics:
+        t.add_column(k, justify="right")
+    for p in plans:
+        r = results.get(p.task)
+        if r is None:
+            t.add_row(p.task, "-", "skipped", *["-"] * len(metrics))
+        else:
+            t.add_row(p.task, r["direction"], "yes" if r["conformant"] else "no", *[_fmt(r["metrics"][k], 4) for k in metrics])
+    console.print(t)
+    for p in plans:
+        if not p.runs:
+            console.print(f"[yellow]{p.task} skipped:[/] {p.skip_reason}", highlight=False, soft_wrap=True)
+    notes: dict[str, list[str]] = {}  # the same note for several tasks is printed once, naming them
+    for task, r in results.items():
+        if not r["conformant"]:
+            notes.setdefault("not conformant: " + "; ".join(r["nonconformant_reasons"]), []).append(task)
+        for k, why in r["skipped"].items():
+            notes.setdefault(f"{k} not computed: {why}", []).append(task)
+        for line in r.get("warnings", []):
+            notes.setdefault(f"warning: {line}", []).append(task)
+    for note, tasks in notes.items():
+        console.print(f"{', '.join(tasks)}: {note}", highlight=False, soft_wrap=True)
+    if out:
+        console.print(f"wrote {len(results)} results files to {out} (<task>.json)", highlight=False)
+
+
+def _print_cache(cache) -> None:
+    """Where the FID/KID reference features came from (when the run used them)."""
+    if cache is not None and cache.hits + cache.misses:
+        console.print(f"reference features: {cache.hits} from the cache, {cache.misses} extracted and stored "
+                      f"({cache.directory})", highlight=False, soft_wrap=True)
 
 
 def _print_result(r: dict, out) -> None:

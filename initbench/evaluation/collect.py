@@ -172,9 +172,19 @@ def collect_drit_lpips(c: Collected, scorers: Scorers, P: Protocol) -> None:
 
 
 def collect_reference(scorers: Scorers, root, keys: list[str], target: str, P: Protocol, bs: int,
-                      progress: Progress | None = None) -> torch.Tensor:
-    """FID feature rows of the ``target`` test images ``keys`` (the FID/KID reference), ``bs`` images at a time."""
+                      progress: Progress | None = None, cache=None) -> torch.Tensor:
+    """FID feature rows of the ``target`` test images ``keys`` (the FID/KID reference), ``bs`` images at a time.
+
+    ``cache``: a :class:`initbench.evaluation.feature_cache.FeatureCache`; the rows are then read from it
+    when the images, the extractor and the protocol are those they were stored for, else extracted and stored.
+    """
     I.require(keys, f"{target} test images (FID/KID reference)", root)
+    if cache is not None:
+        from initbench.evaluation.feature_cache import extractor_sha256, reference_key
+
+        key = reference_key(root, keys, extractor=extractor_sha256(scorers.fid), protocol_version=P.version,
+                            short_side=P.short_side)
+        return cache.get_or_compute(key, lambda: collect_reference(scorers, root, keys, target, P, bs, progress))
     rows = []
     for s in range(0, len(keys), bs):
         batch = torch.stack([I.load_image(I.key_path(root, k), P.short_side) for k in keys[s : s + bs]])

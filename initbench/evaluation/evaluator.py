@@ -57,6 +57,7 @@ def evaluate(
     fid_extractor: str = DEFAULT_EXTRACTOR,
     batch_sizes: dict[str, int] | None = None,
     progress: Progress | None = None,
+    feature_cache=None,
 ) -> dict:
     """Run ``protocol`` on ``translator`` (a :class:`initbench.methods.base.Translator`) for ``task``.
 
@@ -64,7 +65,9 @@ def evaluate(
     ``model_task`` (the task the model was trained on; None: ``task``) are recorded.
     ``classifier``: path of a file from ``train-classifier`` (None: IS/CIS are null, with the
     reason). ``batch_sizes`` overrides :func:`choose_batch_sizes` (``decode`` even, ``lpips``,
-    ``fid``); they change speed, not results. The translator is moved to ``device`` and put in
+    ``fid``); they change speed, not results. ``feature_cache``: a
+    :class:`initbench.evaluation.feature_cache.FeatureCache` for the FID/KID reference features (None: extracted
+    every run). The translator is moved to ``device`` and put in
     eval mode. ``progress(stage, done, total)`` is called as work advances. Returns the results dict
     (keys: protocol, protocol_spec, conformant, task, method, checkpoint_sha256 (the file's), weights_sha256
     (the evaluated weights' canonical tensors, :func:`initbench.digests.sha256_tensors`), seed, inputs,
@@ -86,7 +89,8 @@ def evaluate(
     with torch.inference_mode(), exact_fp32():
         c = collect_translator(translator, root, inputs, P, scorers, direction=direction, device=device,
                                batch_sizes=batch_sizes, progress=progress)
-        scores = combine(Scores(per_input={"keys": inputs}), _scores(c, scorers, root, reference, target, P, progress))
+        scores = combine(Scores(per_input={"keys": inputs}),
+                         _scores(c, scorers, root, reference, target, P, progress, feature_cache))
     c.timings["total"] = time.perf_counter() - t_start
     multimodal = translator.is_multimodal
     subject = Subject(method=method or translator.name or type(translator).__name__,
@@ -98,14 +102,15 @@ def evaluate(
 
 
 def _scores(c: Collected, scorers: Scorers, root, reference: list[str], target: str, P: Protocol,
-            progress: Progress | None) -> Scores:
+            progress: Progress | None, feature_cache=None) -> Scores:
     """The metrics step of a translator's run: LPIPS, IS/CIS (with a classifier), FID/KID (with features; the
     reference images' features are collected here, after the outputs', as they always were)."""
     parts = [lpips_to_metrics(c.lpips_pairs, c.drit_pairs, c.drit_values if P.pairing == "drit" else None)]
     if c.logit_groups:
         parts.append(c.timed("is_cis", inception_to_metrics, c.logit_groups, P.isc_rng_seed))
     if scorers.fid is not None:
-        ref = c.timed("reference", collect_reference, scorers, root, reference, target, P, c.batch_sizes["fid"], progress)
+        ref = c.timed("reference", collect_reference, scorers, root, reference, target, P, c.batch_sizes["fid"], progress,
+                      feature_cache)
         parts.append(fid_kid_to_metrics(c.fid_rows, ref, kid_subsets=P.kid_subsets, kid_subset_size=P.kid_subset_size,
                                         rng_seed=P.isc_rng_seed))
     return combine(*parts)
