@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -150,13 +150,45 @@ def train_classifier_cmd(root, out, small, from_scratch, epochs, lr, batch_size,
 @click.option("--offline", is_flag=True, help="Never download pretrained files; fail naming the missing file.")
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="Write the results JSON here.")
 @json_option("the results (the same document as --out)")
-@click.option("--device", default="cpu", show_default=True)
+@click.option("--device", default="cpu", show_default=True, help="cpu, cuda (under torchrun: each rank's cuda:LOCAL_RANK).")
+@click.option("--dist-timeout", type=click.FloatRange(min=1), default=1800, show_default=True,
+              help="Under torchrun: seconds a rank waits for the others before it stops with an error naming the step.")
 @handle_errors
 def evaluate_cmd(method, ckpt, official_ckpt, config, ckpt_task, root, task, classifier, object_classifier, protocol_name,
                  synth_params, lpips_backbone, lpips_seed, pairing, num_inputs, samples_per_input, short_side, no_fid, skip_invalid,
-                 weights_dir, offline, out, json_out, device):
+                 weights_dir, offline, out, json_out, device, dist_timeout):
     """Run an evaluation protocol on a translator or on real images: v1 (LPIPS diversity, IS, CIS, FID/KID) or
-    paired-v1 (errors to the paired ground truth of the synthetic mini-INIT v2)."""
+    paired-v1 (errors to the paired ground truth of the synthetic mini-INIT v2).
+
+    Under `torchrun --nproc-per-node N -m initbench evaluate ...` the inputs are shared by N processes (gloo on
+    CPUs, NCCL on GPUs); rank 0 shows the progress and writes the one results file, with the same numbers."""
+    from initbench.evaluation import sharding
+
+    shard, device = sharding.start(device, dist_timeout)
+    try:
+        result = _evaluate(shard, method, ckpt, official_ckpt, config, ckpt_task, root, task, classifier,
+                           object_classifier, protocol_name, synth_params, lpips_backbone, lpips_seed, pairing, num_inputs,
+                           samples_per_input, short_side, no_fid, skip_invalid, weights_dir, offline, device)
+    except sharding.RankFailed as exc:
+        if not shard.is_main:  # rank 0 says it, once
+            raise SystemExit(exc.exit_code) from None
+        raise
+    finally:
+        sharding.stop(shard)
+    if result is None:  # a rank other than 0: its share went to rank 0, which writes and prints
+        return
+    if out:
+        write_json(out, result)
+    if json_out:
+        write_json(json_out, result)
+    if json_out != "-":  # with the document on stdout, the table would only repeat it
+        _print_result(result, out)
+
+
+def _evaluate(shard, method, ckpt, official_ckpt, config, ckpt_task, root, task, classifier, object_classifier,
+              protocol_name, synth_params, lpips_backbone, lpips_seed, pairing, num_inputs, samples_per_input, short_side,
+              no_fid, skip_invalid, weights_dir, offline, device):
+    """The results dict the options ask for (None on a rank other than 0; progress on rank 0 only)."""
     from initbench.evaluation.protocol import get_protocol
 
     protocol = get_protocol(protocol_name).with_overrides(
@@ -169,7 +201,7 @@ def evaluate_cmd(method, ckpt, official_ckpt, config, ckpt_task, root, task, cla
         raise UsageError(f"--skip-invalid: only with --protocol paired-v1; got --protocol {protocol_name}")
     common = dict(protocol=protocol, classifier=classifier, lpips_backbone=lpips_backbone, lpips_seed=lpips_seed,
                   device=device, weights_dir=weights_dir, offline=offline)
-    with _bar() as bar:
+    with _bar() if shard.is_main else nullcontext() as bar:
         if method == "real":
             if ckpt or official_ckpt:
                 raise UsageError("--method real: takes no --ckpt/--official-ckpt")
@@ -178,14 +210,15 @@ def evaluate_cmd(method, ckpt, official_ckpt, config, ckpt_task, root, task, cla
                                  "use --protocol v1 for the real images' own diversity")
             from initbench.evaluation.real import evaluate_real
 
-            result = evaluate_real(root, task, progress=bar, **common)
+            # the real images' own diversity is not sharded: rank 0 computes it, the other ranks have nothing to do
+            result = evaluate_real(root, task, progress=bar, **common) if shard.is_main else None
         elif method == "ground-truth":
             if ckpt or official_ckpt or not paired:
                 raise UsageError("--method ground-truth: only with --protocol paired-v1 and without --ckpt/--official-ckpt")
             from initbench.evaluation.paired import evaluate_paired
 
             result = evaluate_paired(None, root, task, object_classifier=object_classifier, skip_invalid=skip_invalid,
-                                     truth_styles=_truth_styles(synth_params), progress=bar, **common)
+                                     truth_styles=_truth_styles(synth_params), progress=bar, shard=shard, **common)
         else:
             translator, facts = _translator(method, ckpt, official_ckpt, config, ckpt_task, root, task, protocol,
                                             device, skip_invalid)
@@ -193,20 +226,15 @@ def evaluate_cmd(method, ckpt, official_ckpt, config, ckpt_task, root, task, cla
                 from initbench.evaluation.paired import evaluate_paired
 
                 result = evaluate_paired(translator, root, task, object_classifier=object_classifier,
-                                         skip_invalid=skip_invalid, progress=bar, **facts, **common)
+                                         skip_invalid=skip_invalid, progress=bar, shard=shard, **facts, **common)
             else:
                 from initbench.evaluation.evaluator import evaluate
 
                 settings = facts.pop("method_settings")
-                result = evaluate(translator, root, task, fid=not no_fid, progress=bar, **facts, **common)
-                if settings:
+                result = evaluate(translator, root, task, fid=not no_fid, progress=bar, shard=shard, **facts, **common)
+                if settings and result is not None:
                     result["method_settings"] = settings
-    if out:
-        write_json(out, result)
-    if json_out:
-        write_json(json_out, result)
-    if json_out != "-":  # with the document on stdout, the table would only repeat it
-        _print_result(result, out)
+    return result
 
 
 def _truth_styles(text: str):
