@@ -170,9 +170,10 @@ def evaluate_cmd(method, ckpt, official_ckpt, config, ckpt_task, root, task, cla
                            object_classifier, protocol_name, synth_params, lpips_backbone, lpips_seed, pairing, num_inputs,
                            samples_per_input, short_side, no_fid, skip_invalid, weights_dir, offline, device)
     except sharding.RankFailed as exc:
-        if not shard.is_main:  # rank 0 says it, once
-            raise SystemExit(exc.exit_code) from None
-        raise
+        if shard.is_main:  # rank 0 says it, once, before any rank exits (torchrun stops the rest at the first exit)
+            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
+        sharding.settle(shard, exc)
+        raise SystemExit(exc.exit_code) from None
     finally:
         sharding.stop(shard)
     if result is None:  # a rank other than 0: its share went to rank 0, which writes and prints

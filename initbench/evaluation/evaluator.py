@@ -115,6 +115,8 @@ def _scores(c: Collected, scorers: Scorers, root, reference: list[str], target: 
     if c.logit_groups:
         parts.append(c.timed("is_cis", inception_to_metrics, c.logit_groups, P.isc_rng_seed))
     if scorers.fid is not None:
+        if progress:  # the reference stage's clock starts before its first batch
+            progress("reference", 0, len(reference))
         ref = c.timed("reference", collect_reference, scorers, root, reference, target, P, c.batch_sizes["fid"], progress)
         parts.append(fid_kid_to_metrics(c.fid_rows, ref, kid_subsets=P.kid_subsets, kid_subset_size=P.kid_subset_size,
                                         rng_seed=P.isc_rng_seed))

@@ -52,6 +52,7 @@ class Shard:
     world_size: int = 1
     comm_device: str = "cpu"
     timeout_s: float = DEFAULT_TIMEOUT_S
+    owns_group: bool = False  # :func:`start` created the process group, so :func:`stop` destroys it
 
     @property
     def enabled(self) -> bool:
@@ -85,18 +86,19 @@ def start(device: str = "cpu", timeout_s: float = DEFAULT_TIMEOUT_S) -> tuple[Sh
         return SINGLE, device
     rank, local_rank = int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0"))
     dev = resolve_device(device, local_rank)
-    if not dist.is_initialized():
+    owns = not dist.is_initialized()  # a caller's group (a script running several evaluations) is reused
+    if owns:
         if dev.type == "cuda":
             torch.cuda.set_device(dev)
         dist.init_process_group(backend="nccl" if dev.type == "cuda" else "gloo", rank=rank, world_size=world,
                                 timeout=timedelta(seconds=timeout_s))
     comm = str(dev) if dist.get_backend() == "nccl" else "cpu"
-    return Shard(rank=rank, world_size=world, comm_device=comm, timeout_s=timeout_s), str(dev)
+    return Shard(rank=rank, world_size=world, comm_device=comm, timeout_s=timeout_s, owns_group=owns), str(dev)
 
 
 def stop(shard: Shard) -> None:
-    """Leave the process group :func:`start` joined."""
-    if shard.enabled and dist.is_initialized():
+    """Leave the process group :func:`start` created (one it found is left to its owner)."""
+    if shard.owns_group and dist.is_initialized():
         dist.destroy_process_group()
 
 
@@ -117,11 +119,15 @@ def run_inputs(n: int, work: Callable[[int], None], shard: Shard = SINGLE, progr
     what was done; if ``work`` raised on any rank, every rank raises the same :class:`RankFailed`.
     """
     if not shard.enabled:
+        if progress:  # the stage's bar starts now, so its elapsed and remaining time include input 0
+            progress(stage, 0, n)
         for i in range(n):
             work(i)
             if progress:
                 progress(stage, i + 1, n)
         return
+    if progress and shard.is_main:  # the stage's bar starts now, so its elapsed and remaining time include input 0
+        progress(stage, 0, n)
     done = 0
     for step in range((n + shard.world_size - 1) // shard.world_size):
         i = step * shard.world_size + shard.rank
@@ -153,6 +159,16 @@ def _agree_on_failure(shard: Shard, failure: BaseException | None, where: str) -
     _collective(shard, "reporting a failure", dist.all_gather_object, reports, mine)
     rank, at, msg, code = next(r for r in reports if r is not None)
     return RankFailed(f"rank {rank} of {shard.world_size} failed at {at}: {msg}", rank, code)
+
+
+def settle(shard: Shard, failed: RankFailed) -> None:
+    """Before the ranks exit on ``failed``: wait until every rank got there (so rank 0 has said why before
+    ``torchrun`` stops the rest on the first exit). Skipped when a rank stopped answering (it would not come)."""
+    if shard.enabled and dist.is_initialized() and failed.rank is not None:
+        try:
+            dist.barrier()
+        except RuntimeError:
+            pass  # a peer left meanwhile: nothing more to wait for
 
 
 def gather_to_main(obj: Any, shard: Shard = SINGLE) -> list | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -36,11 +37,124 @@ def init_ckpt(tmp_path_factory):
     return path
 
 
-def _torchrun(args: list[str], cwd) -> subprocess.CompletedProcess:
-    """``torchrun --standalone --nproc-per-node 2 -m initbench ARGS`` (gloo on the CPU), one thread per rank."""
+#: A seeded random 3 -> 16 conv feature extractor for FID/KID (no Inception weights offline), registered in this
+#: process and in each rank as FEATURES; evaluate() is pointed at it by :data:`USE_FEATURES`.
+FEATURES = "initbench-test-shard"
+REGISTER_FEATURES = """
+import torch, torch_fidelity
+from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY
+
+
+class ShardFeatures(torch_fidelity.FeatureExtractorBase):
+    def __init__(self, name, features_list, **kwargs):
+        super().__init__(name, features_list)
+        self.w = torch.nn.Parameter(torch.randn(16, 3, 3, 3, generator=torch.Generator().manual_seed(0)) * 0.1,
+                                    requires_grad=False)
+
+    @staticmethod
+    def get_provided_features_list():
+        return ("feat",)
+
+    @staticmethod
+    def get_default_feature_layer_for_metric(metric):
+        return "feat"
+
+    @staticmethod
+    def can_be_compiled():
+        return False
+
+    @staticmethod
+    def get_dummy_input_for_compile():
+        return torch.zeros(1, 3, 8, 8, dtype=torch.uint8)
+
+    def forward(self, x):
+        h = torch.nn.functional.conv2d(x.float() / 127.5 - 1, self.w, padding=1)
+        return (torch.cat([h.mean(dim=(2, 3)), h.abs().amax(dim=(2, 3))], dim=1),)
+
+
+if "initbench-test-shard" not in FEATURE_EXTRACTORS_REGISTRY:
+    torch_fidelity.register_feature_extractor("initbench-test-shard", ShardFeatures)
+"""
+USE_FEATURES = """
+import functools
+import initbench.evaluation.evaluator as E
+E.evaluate = functools.partial(E.evaluate, fid_extractor="initbench-test-shard")
+"""
+
+#: Run by each rank under torchrun: every evaluation of the module in one launch (a launch costs ~6 s on 2 busy
+#: cores), in one process group the CLI reuses; each rank records its exit codes and the progress it was shown.
+RANK_SCRIPT = REGISTER_FEATURES + USE_FEATURES + """
+import contextlib, json, os, sys
+import torch.distributed as dist
+import initbench.cli.eval_cmds as C
+from initbench.cli import main
+
+shown = []
+
+
+@contextlib.contextmanager
+def recording_bar():
+    yield lambda stage, done, total: shown.append([stage, done, total])
+
+
+C._bar = recording_bar
+dist.init_process_group("gloo")
+codes, progress = {}, {}
+for name, argv in json.loads(open(sys.argv[1]).read()).items():
+    shown.clear()
+    try:
+        main(argv, prog_name="initbench", standalone_mode=False)
+        codes[name] = 0
+    except SystemExit as exc:
+        codes[name] = exc.code
+    progress[name] = list(shown)
+with open(sys.argv[1] + f".rank{dist.get_rank()}", "w") as f:
+    json.dump({"codes": codes, "progress": progress}, f)
+dist.destroy_process_group()
+"""
+
+
+def _args(protocol: str, root, ckpt, classifier) -> list[str]:
+    args = ["evaluate", "--method", "init", "--ckpt", str(ckpt), "--data", str(root), "--task", "sunny2night",
+            "--protocol", protocol, *TINY]
+    if classifier is not None:
+        args += ["--classifier", str(classifier)]
+    return args
+
+
+@pytest.fixture(scope="module")
+def broken_root(eval_root, tmp_path_factory):
+    """A copy of ``eval_root`` whose input 1 of 4 (rank 1's) is not a PNG."""
+    import shutil
+
+    from initbench.evaluation import images as I
+    from initbench.evaluation.protocol import V1
+
+    root = tmp_path_factory.mktemp("broken") / "init"
+    shutil.copytree(eval_root, root)
+    inputs = I.draw(I.domain_keys(I.split_of_root(root, V1.split), "sunny", "test"), 4, V1.input_seed)
+    I.key_path(root, inputs[1]).write_bytes(b"not a png")
+    return root
+
+
+@pytest.fixture(scope="module")
+def two_ranks(eval_root, mini_init_v2_root, broken_root, init_ckpt, classifier_file, tmp_path_factory):
+    """One ``torchrun --standalone --nproc-per-node 2`` launch (gloo, one thread per rank) running three evaluations:
+    v1, paired-v1 and v1 on ``broken_root``; returns (folder with ``<name>.json``, per rank ``{"codes", "progress"}``
+    by run name, torchrun's stderr)."""
+    d = tmp_path_factory.mktemp("two_ranks")
+    runs = {"v1": [*_args("v1", eval_root, init_ckpt, classifier_file), "--out", str(d / "v1.json")],
+            "paired-v1": [*_args("paired-v1", mini_init_v2_root, init_ckpt, classifier_file), "--out", str(d / "paired-v1.json")],
+            "broken": [*_args("v1", broken_root, init_ckpt, None), "--out", str(d / "broken.json")]}
+    (d / "runs.json").write_text(json.dumps(runs))
+    (d / "rank.py").write_text(RANK_SCRIPT)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", "-m", "initbench", *args]
-    return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", str(d / "rank.py"),
+           str(d / "runs.json")]
+    run = subprocess.run(cmd, cwd=d, env=env, capture_output=True, text=True, timeout=240)
+    assert run.returncode == 0, run.stderr[-3000:]
+    ranks = [json.loads((d / f"runs.json.rank{r}").read_text()) for r in (0, 1)]
+    return d, ranks, run.stderr
 
 
 def _assert_same_numbers(one: dict, two: dict) -> None:
@@ -67,46 +181,64 @@ def _assert_same_numbers(one: dict, two: dict) -> None:
         assert one[k] == two[k], k
 
 
+@pytest.fixture(scope="module")
+def shard_features():
+    exec(REGISTER_FEATURES, {})
+    return FEATURES
+
+
 @pytest.mark.parametrize("protocol", ["v1", "paired-v1"])
-def test_two_gloo_ranks_give_one_process_numbers(protocol, eval_root, mini_init_v2_root, init_ckpt,
-                                                 classifier_file, tmp_path):
+def test_two_gloo_ranks_give_one_process_numbers(protocol, two_ranks, eval_root, mini_init_v2_root, init_ckpt,
+                                                 classifier_file, shard_features, monkeypatch):
+    import initbench.evaluation.evaluator as E
+
+    d, ranks, stderr = two_ranks
+    assert ranks[0]["codes"][protocol] == ranks[1]["codes"][protocol] == 0, stderr[-3000:]
     root = eval_root if protocol == "v1" else mini_init_v2_root
-    args = ["evaluate", "--method", "init", "--ckpt", str(init_ckpt), "--data", str(root), "--task", "sunny2night",
-            "--protocol", protocol, "--classifier", str(classifier_file), *TINY]
-    if protocol == "v1":
-        args.append("--no-fid")  # no Inception weights offline; the FID rows' order is pinned below
-    res = CliRunner().invoke(main, [*args, "--json", "-"])
+    monkeypatch.setattr(E, "evaluate", functools.partial(E.evaluate, fid_extractor=shard_features))
+    res = CliRunner().invoke(main, [*_args(protocol, root, init_ckpt, classifier_file), "--json", "-"])
     assert res.exit_code == 0, res.output
-    one = json.loads(res.stdout)
-    out = tmp_path / "two.json"
-    run = _torchrun([*args, "--out", str(out), "--json", "-"], tmp_path)
-    assert run.returncode == 0, run.stderr[-3000:]
-    two = json.loads(out.read_text())
-    assert json.loads(run.stdout) == two  # rank 0 alone wrote stdout: one document, nothing else
+    one, two = json.loads(res.stdout), json.loads((d / f"{protocol}.json").read_text())
     _assert_same_numbers(one, two)
     assert (one["world_size"], one["per_input"]["rank"]) == (1, [0, 0, 0, 0])
     assert (two["world_size"], two["per_input"]["rank"]) == (2, [0, 1, 0, 1])
-    if protocol == "v1":
-        assert two["metrics"]["cis_kl"] is not None and schema_problems(two) == []
+    assert len(one["per_input"]["keys"]) == 4
+    if protocol == "v1":  # IS/CIS from the gathered logits, FID/KID from the gathered feature rows
+        assert None not in (two["metrics"]["cis_kl"], two["metrics"]["fid"], two["metrics"]["kid"])
+        assert two["metrics_extra"]["fid_outputs"] == 16 and schema_problems(two) == []
+    else:
+        assert two["metrics"]["domain_accuracy"] is not None
 
 
-def test_a_failing_rank_is_named_and_nothing_is_written(eval_root, init_ckpt, tmp_path):
-    import shutil
+def test_rank_0_alone_shows_progress_counting_every_rank(two_ranks, eval_root):
+    _, ranks, _ = two_ranks
+    shown = ranks[0]["progress"]["v1"]
+    reference = [s for s in shown if s[0] == "reference"]
+    assert [s for s in shown if s[0] == "inputs"] == [["inputs", 0, 4], ["inputs", 2, 4], ["inputs", 4, 4]]
+    assert reference[0][1] == 0 and reference[-1][1] == reference[-1][2] > 0  # from 0 to every reference image
+    assert ranks[0]["progress"]["paired-v1"] == [["inputs", 0, 4], ["inputs", 2, 4], ["inputs", 4, 4]]
+    assert ranks[1]["progress"] == {"v1": [], "paired-v1": [], "broken": []}  # no bar on rank 1
 
-    from initbench.evaluation import images as I
+
+def test_a_failing_rank_is_named_once_by_rank_0_and_nothing_is_written(two_ranks):
+    d, ranks, stderr = two_ranks
+    assert ranks[0]["codes"]["broken"] == ranks[1]["codes"]["broken"] == 2 and not (d / "broken.json").exists()
+    lines = [ln for ln in stderr.splitlines() if ln.startswith("error:")]
+    assert len(lines) == 1 and lines[0].startswith("error: rank 1 of 2 failed at input 1: "), stderr[-3000:]
+    assert lines[0].endswith("expected a PNG file (signature 89 50 4E 47); found 6e 6f 74 20 61 20 70 6e")
+
+
+def test_one_process_progress_starts_each_stage_at_0(eval_root, tiny_translator_cls, tiny_extractor):
+    from initbench.evaluation.evaluator import evaluate
     from initbench.evaluation.protocol import V1
 
-    root = tmp_path / "init"
-    shutil.copytree(eval_root, root)
-    P = V1.with_overrides(num_inputs=4)
-    inputs = I.draw(I.domain_keys(I.split_of_root(root, P.split), "sunny", "test"), 4, P.input_seed)
-    I.key_path(root, inputs[1]).write_bytes(b"not a png")  # input 1 is rank 1's
-    out = tmp_path / "r.json"
-    run = _torchrun(["evaluate", "--method", "init", "--ckpt", str(init_ckpt), "--data", str(root), "--task",
-                     "sunny2night", "--no-fid", *TINY, "--out", str(out)], tmp_path)
-    assert run.returncode == 2 and not out.exists()
-    lines = [ln for ln in run.stderr.splitlines() if ln.startswith("error:")]
-    assert len(lines) == 1 and lines[0].startswith("error: rank 1 of 2 failed at input 1: "), run.stderr[-3000:]
+    shown = []
+    P = V1.with_overrides(num_inputs=3, samples_per_input=2, short_side=40)
+    evaluate(tiny_translator_cls(4), eval_root, "sunny2night", protocol=P, lpips_backbone="random",
+             fid_extractor=tiny_extractor, progress=lambda *a: shown.append(a))
+    assert [s for s in shown if s[0] == "inputs"] == [("inputs", 0, 3), ("inputs", 1, 3), ("inputs", 2, 3), ("inputs", 3, 3)]
+    reference = [s for s in shown if s[0] == "reference"]
+    assert reference[0] == ("reference", 0, reference[0][2]) and reference[-1][1] == reference[0][2]
 
 
 def test_round_robin_shares_and_place_restore_input_order():
