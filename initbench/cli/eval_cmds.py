@@ -169,11 +169,14 @@ def evaluate_cmd(method, ckpt, official_ckpt, config, ckpt_task, root, task, cla
         result = _evaluate(shard, method, ckpt, official_ckpt, config, ckpt_task, root, task, classifier,
                            object_classifier, protocol_name, synth_params, lpips_backbone, lpips_seed, pairing, num_inputs,
                            samples_per_input, short_side, no_fid, skip_invalid, weights_dir, offline, device)
-    except sharding.RankFailed as exc:
+    except Exception as exc:  # under torchrun: every rank learns which rank failed and why (sharding.fail)
+        failed = sharding.fail(shard, exc)
+        if not isinstance(failed, sharding.RankFailed):
+            raise
         if shard.is_main:  # rank 0 says it, once, before any rank exits (torchrun stops the rest at the first exit)
-            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
-        sharding.settle(shard, exc)
-        raise SystemExit(exc.exit_code) from None
+            err_console.print(f"[bold red]error:[/] {failed}", highlight=False, markup=True, soft_wrap=True)
+        sharding.settle(shard, failed)
+        raise SystemExit(failed.exit_code) from None
     finally:
         sharding.stop(shard)
     if result is None:  # a rank other than 0: its share went to rank 0, which writes and prints

@@ -18,7 +18,7 @@ after the gather). A rank that dies or hangs is caught by the process group's ti
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Callable
 
@@ -53,6 +53,8 @@ class Shard:
     comm_device: str = "cpu"
     timeout_s: float = DEFAULT_TIMEOUT_S
     owns_group: bool = False  # :func:`start` created the process group, so :func:`stop` destroys it
+    # ``gathered``: set once this rank's share went to rank 0; later failures are rank 0's alone (no peer is left)
+    state: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def enabled(self) -> bool:
@@ -141,14 +143,27 @@ def run_inputs(n: int, work: Callable[[int], None], shard: Shard = SINGLE, progr
                              device=shard.comm_device)
         _collective(shard, f"evaluating input {i}", dist.all_reduce, flags)
         if int(flags[1]):
-            raise _agree_on_failure(shard, failure, f"input {i}")
+            raise _agree_on_failure(shard, failure, f"at input {i}")
         done += int(flags[0])
         if progress and shard.is_main:
             progress(stage, done, n)
 
 
+def fail(shard: Shard, exc: BaseException) -> BaseException:
+    """What a rank raises after ``exc`` outside :func:`run_inputs` (loading the model, the first image...).
+
+    Sharded and before the gather, it tells the other ranks (its ``[0, failed]`` matches the all-reduce of
+    :func:`run_inputs` or of a rank failing too), and all raise the same :class:`RankFailed`. Otherwise ``exc``.
+    """
+    if not shard.enabled or shard.state.get("gathered") or isinstance(exc, RankFailed):
+        return exc
+    flags = torch.tensor([0, 1], dtype=torch.int64, device=shard.comm_device)
+    _collective(shard, "reporting a failure", dist.all_reduce, flags)
+    return _agree_on_failure(shard, exc, "")
+
+
 def _agree_on_failure(shard: Shard, failure: BaseException | None, where: str) -> RankFailed:
-    """Every rank learns which rank failed first (lowest rank) and why."""
+    """Every rank learns which rank failed first (lowest rank), where (``"at input 3"``, or "") and why."""
     mine = None
     if failure is not None:
         msg = str(failure).strip().splitlines()[0] if str(failure).strip() else ""
@@ -158,7 +173,7 @@ def _agree_on_failure(shard: Shard, failure: BaseException | None, where: str) -
     reports: list = [None] * shard.world_size
     _collective(shard, "reporting a failure", dist.all_gather_object, reports, mine)
     rank, at, msg, code = next(r for r in reports if r is not None)
-    return RankFailed(f"rank {rank} of {shard.world_size} failed at {at}: {msg}", rank, code)
+    return RankFailed(f"rank {rank} of {shard.world_size} failed{' ' + at if at else ''}: {msg}", rank, code)
 
 
 def settle(shard: Shard, failed: RankFailed) -> None:
@@ -177,6 +192,7 @@ def gather_to_main(obj: Any, shard: Shard = SINGLE) -> list | None:
         return [obj]
     out: list | None = [None] * shard.world_size if shard.is_main else None
     _collective(shard, "gathering the per-input values on rank 0", dist.gather_object, obj, out, 0)
+    shard.state["gathered"] = True
     return out
 
 

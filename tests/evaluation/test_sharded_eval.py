@@ -122,30 +122,36 @@ def _args(protocol: str, root, ckpt, classifier) -> list[str]:
     return args
 
 
-@pytest.fixture(scope="module")
-def broken_root(eval_root, tmp_path_factory):
-    """A copy of ``eval_root`` whose input 1 of 4 (rank 1's) is not a PNG."""
+def _break_input(src, dst, which: int):
+    """A copy of ``src`` at ``dst`` whose input ``which`` of 4 (on rank ``which % 2``) is not a PNG."""
     import shutil
 
     from initbench.evaluation import images as I
     from initbench.evaluation.protocol import V1
 
-    root = tmp_path_factory.mktemp("broken") / "init"
-    shutil.copytree(eval_root, root)
-    inputs = I.draw(I.domain_keys(I.split_of_root(root, V1.split), "sunny", "test"), 4, V1.input_seed)
-    I.key_path(root, inputs[1]).write_bytes(b"not a png")
-    return root
+    shutil.copytree(src, dst)
+    inputs = I.draw(I.domain_keys(I.split_of_root(dst, V1.split), "sunny", "test"), 4, V1.input_seed)
+    I.key_path(dst, inputs[which]).write_bytes(b"not a png")
+    return dst
 
 
 @pytest.fixture(scope="module")
-def two_ranks(eval_root, mini_init_v2_root, broken_root, init_ckpt, classifier_file, tmp_path_factory):
+def broken_roots(eval_root, tmp_path_factory):
+    """Copies of ``eval_root`` whose input 1 (rank 1's) / input 0 (read by every rank to size batches) is not a PNG."""
+    d = tmp_path_factory.mktemp("broken")
+    return _break_input(eval_root, d / "input1", 1), _break_input(eval_root, d / "input0", 0)
+
+
+@pytest.fixture(scope="module")
+def two_ranks(eval_root, mini_init_v2_root, broken_roots, init_ckpt, classifier_file, tmp_path_factory):
     """One ``torchrun --standalone --nproc-per-node 2`` launch (gloo, one thread per rank) running three evaluations:
-    v1, paired-v1 and v1 on ``broken_root``; returns (folder with ``<name>.json``, per rank ``{"codes", "progress"}``
+    v1, paired-v1 and v1 on each of ``broken_roots``; returns (folder with ``<name>.json``, per rank ``{"codes", "progress"}``
     by run name, torchrun's stderr)."""
     d = tmp_path_factory.mktemp("two_ranks")
     runs = {"v1": [*_args("v1", eval_root, init_ckpt, classifier_file), "--out", str(d / "v1.json")],
             "paired-v1": [*_args("paired-v1", mini_init_v2_root, init_ckpt, classifier_file), "--out", str(d / "paired-v1.json")],
-            "broken": [*_args("v1", broken_root, init_ckpt, None), "--out", str(d / "broken.json")]}
+            "broken": [*_args("v1", broken_roots[0], init_ckpt, None), "--out", str(d / "broken.json")],
+            "broken0": [*_args("v1", broken_roots[1], init_ckpt, None), "--out", str(d / "broken0.json")]}
     (d / "runs.json").write_text(json.dumps(runs))
     (d / "rank.py").write_text(RANK_SCRIPT)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
@@ -217,15 +223,36 @@ def test_rank_0_alone_shows_progress_counting_every_rank(two_ranks, eval_root):
     assert [s for s in shown if s[0] == "inputs"] == [["inputs", 0, 4], ["inputs", 2, 4], ["inputs", 4, 4]]
     assert reference[0][1] == 0 and reference[-1][1] == reference[-1][2] > 0  # from 0 to every reference image
     assert ranks[0]["progress"]["paired-v1"] == [["inputs", 0, 4], ["inputs", 2, 4], ["inputs", 4, 4]]
-    assert ranks[1]["progress"] == {"v1": [], "paired-v1": [], "broken": []}  # no bar on rank 1
+    assert ranks[1]["progress"] == {"v1": [], "paired-v1": [], "broken": [], "broken0": []}  # no bar on rank 1
 
 
-def test_a_failing_rank_is_named_once_by_rank_0_and_nothing_is_written(two_ranks):
+NOT_PNG = "expected a PNG file (signature 89 50 4E 47); found 6e 6f 74 20 61 20 70 6e"
+
+
+def test_a_failing_rank_is_named_once_by_rank_0_and_nothing_is_written(two_ranks, broken_roots):
     d, ranks, stderr = two_ranks
+    errors = [ln for ln in stderr.splitlines() if ln.startswith("error:")]
+    assert len(errors) == 2, stderr[-3000:]  # one line per failed run, from rank 0 only
+    # input 1 fails on rank 1 while rank 0 evaluates input 0: both stop at that step
     assert ranks[0]["codes"]["broken"] == ranks[1]["codes"]["broken"] == 2 and not (d / "broken.json").exists()
-    lines = [ln for ln in stderr.splitlines() if ln.startswith("error:")]
-    assert len(lines) == 1 and lines[0].startswith("error: rank 1 of 2 failed at input 1: "), stderr[-3000:]
-    assert lines[0].endswith("expected a PNG file (signature 89 50 4E 47); found 6e 6f 74 20 61 20 70 6e")
+    assert errors[0].startswith(f"error: rank 1 of 2 failed at input 1: {broken_roots[0]}/") and errors[0].endswith(NOT_PNG)
+    # input 0 (read by every rank before the inputs are dealt) fails everywhere: the lowest rank is named
+    assert ranks[0]["codes"]["broken0"] == ranks[1]["codes"]["broken0"] == 2 and not (d / "broken0.json").exists()
+    assert errors[1].startswith(f"error: rank 0 of 2 failed: {broken_roots[1]}/") and errors[1].endswith(NOT_PNG)
+
+
+def test_a_peer_that_stops_answering_is_an_error_not_a_hang():
+    from initbench.evaluation.sharding import RankFailed, _collective
+
+    def timed_out():
+        raise RuntimeError("[../gloo/transport/tcp/pair.cc:534] Connection closed by peer\nmore detail")
+
+    with pytest.raises(RankFailed) as err:
+        _collective(Shard(1, 2, timeout_s=60), "evaluating input 3", timed_out)
+    assert str(err.value) == ("rank 1 of 2: no answer from the other ranks while evaluating input 3 (within "
+                              "--dist-timeout 60 s; a rank died or hangs): [../gloo/transport/tcp/pair.cc:534] "
+                              "Connection closed by peer")
+    assert err.value.rank is None and err.value.exit_code == 2
 
 
 def test_one_process_progress_starts_each_stage_at_0(eval_root, tiny_translator_cls, tiny_extractor):
