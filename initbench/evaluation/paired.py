@@ -154,8 +154,13 @@ def score_paired(translator, data: PairedData, protocol: Protocol, *, direction:
         sc = Scores(timings={"encode_decode": 0.0, "scoring": 0.0})
         one = _translator_scorer(sc, translator, data, P, target, direction, lpips, classifier, object_classifier,
                                  device, bs)
-    mine: list[int] = []
-    run_inputs(len(data.inputs), lambda i: (one(i), mine.append(i)), shard, progress)
+    mine: list[int] = []  # the inputs this rank scored, in the order of its rows in ``sc``
+
+    def score_and_note(i: int) -> None:
+        one(i)
+        mine.append(i)
+
+    run_inputs(len(data.inputs), score_and_note, shard, progress)
     if not shard.enabled:
         return sc, bs
     parts = gather_to_main((mine, sc), shard)

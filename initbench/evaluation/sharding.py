@@ -120,16 +120,14 @@ def run_inputs(n: int, work: Callable[[int], None], shard: Shard = SINGLE, progr
     One process: a plain loop (errors propagate as they are). Sharded: after each step the ranks agree on
     what was done; if ``work`` raised on any rank, every rank raises the same :class:`RankFailed`.
     """
+    if progress and shard.is_main:  # the stage's bar starts now, so its elapsed and remaining time include input 0
+        progress(stage, 0, n)
     if not shard.enabled:
-        if progress:  # the stage's bar starts now, so its elapsed and remaining time include input 0
-            progress(stage, 0, n)
         for i in range(n):
             work(i)
             if progress:
                 progress(stage, i + 1, n)
         return
-    if progress and shard.is_main:  # the stage's bar starts now, so its elapsed and remaining time include input 0
-        progress(stage, 0, n)
     done = 0
     for step in range((n + shard.world_size - 1) // shard.world_size):
         i = step * shard.world_size + shard.rank
