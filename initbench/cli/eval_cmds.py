@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +27,11 @@ def _bar():
             bar.update(tasks[stage], completed=done, total=total)
 
         yield update
+
+
+def _progress(shard):
+    """Rank 0's progress bars (:func:`_bar`); on the other ranks a callback that shows nothing."""
+    return _bar() if shard.is_main else nullcontext(lambda *_: None)
 
 
 def _fmt(v, digits: int = 4) -> str:
@@ -158,14 +163,42 @@ def train_classifier_cmd(root, out, small, from_scratch, epochs, lr, batch_size,
               help="Folder of the cached FID/KID reference features (default: <torch hub dir>/initbench/fid_reference).")
 @click.option("--no-cache", is_flag=True,
               help="Extract the FID/KID reference features every run; neither read nor write the cache.")
-@click.option("--device", default="cpu", show_default=True)
+@click.option("--device", default="cpu", show_default=True, help="cpu, cuda (under torchrun: each rank's cuda:LOCAL_RANK).")
+@click.option("--dist-timeout", type=click.FloatRange(min=1), default=1800, show_default=True,
+              help="Under torchrun: seconds a rank waits for the others before it stops with an error naming the step.")
 @handle_errors
 def evaluate_cmd(method, ckpt, official_ckpt, config, ckpt_task, root, task, classifier, object_classifier, protocol_name,
                  synth_params, lpips_backbone, lpips_seed, pairing, num_inputs, samples_per_input, short_side, no_fid, skip_invalid,
-                 weights_dir, offline, out, json_out, cache_dir, no_cache, device):
+                 weights_dir, offline, out, json_out, cache_dir, no_cache, device, dist_timeout):
     """Run an evaluation protocol on a translator or on real images: v1 (LPIPS diversity, IS, CIS, FID/KID) or
     paired-v1 (errors to the paired ground truth of the synthetic mini-INIT v2). ``--task all``: every task of the
-    protocol the subject can run, with one model load."""
+    protocol the subject can run, with one model load.
+
+    Under `torchrun --nproc-per-node N -m initbench evaluate ...` the inputs are shared by N processes (gloo on
+    CPUs, NCCL on GPUs); rank 0 shows the progress and writes the results, with the same numbers."""
+    from initbench.evaluation import sharding
+
+    shard, device = sharding.start(device, dist_timeout)
+    try:
+        _evaluate(shard, method, ckpt, official_ckpt, config, ckpt_task, root, task, classifier, object_classifier,
+                  protocol_name, synth_params, lpips_backbone, lpips_seed, pairing, num_inputs, samples_per_input,
+                  short_side, no_fid, skip_invalid, weights_dir, offline, out, json_out, cache_dir, no_cache, device)
+    except Exception as exc:  # under torchrun: every rank learns which rank failed and why (sharding.fail)
+        failed = sharding.fail(shard, exc)
+        if not isinstance(failed, sharding.RankFailed):
+            raise
+        if shard.is_main:  # rank 0 says it, once, before any rank exits (torchrun stops the rest at the first exit)
+            err_console.print(f"[bold red]error:[/] {failed}", highlight=False, markup=True, soft_wrap=True)
+        sharding.settle(shard, failed)
+        raise SystemExit(failed.exit_code) from None
+    finally:
+        sharding.stop(shard)
+
+
+def _evaluate(shard, method, ckpt, official_ckpt, config, ckpt_task, root, task, classifier, object_classifier,
+              protocol_name, synth_params, lpips_backbone, lpips_seed, pairing, num_inputs, samples_per_input, short_side,
+              no_fid, skip_invalid, weights_dir, offline, out, json_out, cache_dir, no_cache, device) -> None:
+    """The evaluation the options ask for; rank 0 alone shows progress, writes and prints."""
     from initbench.evaluation.feature_cache import FeatureCache
     from initbench.evaluation.protocol import get_protocol
     from initbench.evaluation.tasks import ALL
@@ -183,15 +216,17 @@ def evaluate_cmd(method, ckpt, official_ckpt, config, ckpt_task, root, task, cla
     common = dict(protocol=protocol, classifier=classifier, lpips_backbone=lpips_backbone, lpips_seed=lpips_seed,
                   device=device, weights_dir=weights_dir, offline=offline)
     options = _RunOptions(root, protocol, common, object_classifier, skip_invalid, synth_params, no_fid,
-                          None if no_cache else FeatureCache(cache_dir))
+                          None if no_cache else FeatureCache(cache_dir), shard)
     subject = _Subject(method, ckpt, official_ckpt, config, ckpt_task, protocol, device)
     if task == ALL:
         _evaluate_all(subject, options, out, json_out)
         return
     if out and Path(out).is_dir():
         raise UsageError(f"--out: expected a file for one task (a folder only with --task all); got the folder {out}")
-    with _bar() as bar:
+    with _progress(shard) as bar:
         result = subject.evaluate(task, subject.direction(task), options, bar)
+    if result is None:  # a rank other than 0: its share went to rank 0, which writes and prints
+        return
     if out:
         write_json(out, result)
     if json_out:
@@ -225,6 +260,7 @@ class _RunOptions:
     synth_params: str
     no_fid: bool
     cache: object  # a FeatureCache, or None with --no-cache
+    shard: object  # initbench.evaluation.sharding.Shard: this process's rank among those sharing the inputs
 
 
 class _Subject:
@@ -299,24 +335,26 @@ class _Subject:
         if self.method == "real":
             from initbench.evaluation.real import evaluate_real
 
-            return evaluate_real(o.root, task, progress=progress, **o.common)
+            # the real images' own diversity is not sharded: rank 0 computes it, the other ranks have nothing to do
+            return evaluate_real(o.root, task, progress=progress, **o.common) if o.shard.is_main else None
         if self.method == "ground-truth":
             from initbench.evaluation.paired import evaluate_paired
 
             return evaluate_paired(None, o.root, task, object_classifier=o.object_classifier, skip_invalid=o.skip_invalid,
-                                   truth_styles=_truth_styles(o.synth_params), progress=progress, **o.common)
+                                   truth_styles=_truth_styles(o.synth_params), progress=progress, shard=o.shard,
+                                   **o.common)
         translator, facts = self.translator_for(task, direction, o)
         if paired:
             from initbench.evaluation.paired import evaluate_paired
 
             return evaluate_paired(translator, o.root, task, object_classifier=o.object_classifier,
-                                   skip_invalid=o.skip_invalid, progress=progress, **facts, **o.common)
+                                   skip_invalid=o.skip_invalid, progress=progress, shard=o.shard, **facts, **o.common)
         from initbench.evaluation.evaluator import evaluate
 
         settings = facts.pop("method_settings")
         result = evaluate(translator, o.root, task, fid=not o.no_fid, progress=progress, feature_cache=o.cache,
-                          **facts, **o.common)
-        if settings:
+                          shard=o.shard, **facts, **o.common)
+        if settings and result is not None:
             result["method_settings"] = settings
         return result
 
@@ -333,12 +371,14 @@ def _evaluate_all(subject: _Subject, o: _RunOptions, out, json_out) -> None:
         raise UsageError(f"--task all: no task of protocol {o.protocol.version} can run: "
                          + "; ".join(f"{t}: {why}" for t, why in left_out.items()))
     results = {}
-    with _bar() as bar:
+    with _progress(o.shard) as bar:
         for p in (p for p in plans if p.runs):
             stages = (lambda stage, d, t, *_, k=p.task: bar(f"{k} {stage}", d, t))  # a bar per task and stage
             results[p.task] = subject.evaluate(p.task, p.direction, o, stages)
-            if out:  # each as it is done: an interrupted run keeps the tasks it finished
+            if out and o.shard.is_main:  # each as it is done: an interrupted run keeps the tasks it finished
                 write_json(Path(out) / f"{p.task}.json", results[p.task])
+    if not o.shard.is_main:  # the other ranks' shares went to rank 0, which writes and prints
+        return
     doc = {"results": results, "skipped": left_out}
     if json_out:
         write_json(json_out, doc)

@@ -8,6 +8,9 @@ values are repeated ``samples_per_input`` times (its samples are identical) whil
 distinct output once. What is kept is a :class:`Collected`: per-input logits, LPIPS pair values,
 FID feature rows, sample 0 of each input (pairing ``drit``) and the seconds spent per network.
 Outputs are clamped to [-1, 1] before scoring (a tanh generator is already inside).
+
+Under ``torchrun`` each rank collects its share of the inputs (:mod:`initbench.evaluation.sharding`)
+and :func:`merge_collected` puts the shares together on rank 0 in input order.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from initbench.evaluation import images as I
 from initbench.evaluation.lpips_diversity import drit_pair_indices, munit_pair_indices
 from initbench.evaluation.protocol import Protocol
 from initbench.evaluation.scorers import Scorers
+from initbench.evaluation.sharding import SINGLE, Shard, gather_to_main, place, run_inputs
 
 Progress = Callable[[str, int, int], None]
 
@@ -55,7 +59,8 @@ class Collected:
     classifier logits (float64; empty without a classifier); ``fid_rows``: one feature row per
     distinct output (None: FID off); ``firsts``: sample 0 of each input (pairing ``drit`` only);
     ``drit_pairs``/``drit_values``: the drit pairs and their LPIPS (:func:`collect_drit_lpips`);
-    ``timings``: seconds per network (``encode_decode``, ``classifier``, ``lpips``, ``fid_features``).
+    ``timings``: seconds per network (``encode_decode``, ``classifier``, ``lpips``, ``fid_features``; summed over
+    ranks when sharded); ``fid_counts[i]``: input i's rows in ``fid_rows``; ``ranks[i]``: the rank that evaluated it.
     """
 
     batch_sizes: dict[str, int] | None = None
@@ -65,6 +70,8 @@ class Collected:
     firsts: list[torch.Tensor] = field(default_factory=list)
     drit_pairs: list[tuple[int, int]] = field(default_factory=list)
     drit_values: list[float] = field(default_factory=list)
+    fid_counts: list[int] = field(default_factory=list)
+    ranks: list[int] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=lambda: dict.fromkeys(
         ("encode_decode", "classifier", "lpips", "fid_features"), 0.0))
 
@@ -110,6 +117,7 @@ class _Pass:
                         style=style).clamp(-1, 1)
             self.score(y, s0, logits, lp)
         c.lpips_pairs.append(torch.cat(lp).double().tolist())
+        c.fid_counts.append(n_gen if self.scorers.fid is not None else 0)
         if logits:
             g = torch.cat(logits)
             c.logit_groups.append(g if self.multimodal else g.repeat(S, 1))
@@ -138,25 +146,59 @@ class _Pass:
 
 def collect_translator(translator, root, inputs: list[str], P: Protocol, scorers: Scorers, *, direction: str = "a2b",
                        device: str | torch.device = "cpu", batch_sizes: dict[str, int] | None = None,
-                       progress: Progress | None = None) -> Collected:
+                       progress: Progress | None = None, shard: Shard = SINGLE) -> Collected | None:
     """Translate ``inputs`` (keys under ``root``) with ``translator`` (moved to ``device``, eval mode) and score them.
 
     Call inside ``torch.inference_mode()`` and :func:`initbench.evaluation.scorers.exact_fp32`.
     ``batch_sizes`` overrides :func:`choose_batch_sizes` (``decode`` even); they change speed, not results.
+    ``shard``: this rank's share (round-robin); the merged :class:`Collected` is returned on rank 0, None elsewhere.
     """
     run = _Pass(translator.to(device).eval(), P, scorers, direction, device)
-    for i, key in enumerate(inputs):
-        x = I.load_image(I.key_path(root, key), P.short_side)[None].to(device)
-        if run.out.batch_sizes is None:
-            run.out.batch_sizes = run.batch_sizes(x, batch_sizes)
+    mine: list[int] = []
+
+    def one(i: int) -> None:
+        x = I.load_image(I.key_path(root, inputs[i]), P.short_side)[None].to(device)
         run.input(i, x)
-        if progress:
-            progress("inputs", i + 1, len(inputs))
-    if scorers.fid is not None:
+        mine.append(i)
+
+    # every rank sizes its batches by input 0, as one process does, so that the recorded sizes agree
+    x0 = I.load_image(I.key_path(root, inputs[0]), P.short_side)[None]
+    run.out.batch_sizes = run.batch_sizes(x0, batch_sizes)
+    run_inputs(len(inputs), one, shard, progress)
+    if scorers.fid is not None and mine:
         run.out.fid_rows = scorers.fid.matrix()
+    out = run.out
+    if shard.enabled:
+        parts = gather_to_main((mine, out), shard)
+        if not shard.is_main:
+            return None
+        out = merge_collected(parts, len(inputs), shard)
+    else:
+        out.ranks = [0] * len(inputs)
     if P.pairing == "drit":
-        collect_drit_lpips(run.out, scorers, P)
-    return run.out
+        collect_drit_lpips(out, scorers, P)
+    return out
+
+
+def merge_collected(parts: list[tuple[list[int], Collected]], n: int, shard: Shard) -> Collected:
+    """One :class:`Collected` of ``n`` inputs, in input order, from each rank's ``(its input indices, its Collected)``.
+
+    FID rows are split by input (``fid_counts``) and stacked in input order, so the matrix is one process's.
+    """
+    out = Collected(batch_sizes=parts[0][1].batch_sizes)
+    out.lpips_pairs = place([(ix, c.lpips_pairs) for ix, c in parts], n)
+    if any(c.logit_groups for _, c in parts):
+        out.logit_groups = place([(ix, c.logit_groups) for ix, c in parts], n)
+    out.firsts = place([(ix, c.firsts) for ix, c in parts if c.firsts], n) if any(c.firsts for _, c in parts) else []
+    out.fid_counts = place([(ix, c.fid_counts) for ix, c in parts], n)
+    if any(c.fid_rows is not None for _, c in parts):
+        rows = place([(ix, list(torch.split(c.fid_rows, c.fid_counts))) for ix, c in parts if c.fid_rows is not None], n)
+        out.fid_rows = torch.cat(rows)
+    out.ranks = [shard.rank_of(i) for i in range(n)]
+    for _, c in parts:
+        for k, v in c.timings.items():
+            out.timings[k] = out.timings.get(k, 0.0) + v
+    return out
 
 
 def collect_drit_lpips(c: Collected, scorers: Scorers, P: Protocol) -> None:

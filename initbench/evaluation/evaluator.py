@@ -9,6 +9,9 @@ the one constructor of the results dict, also used by ``--method real``).
 Every result says whether it is ``conformant`` and, if not, why (:mod:`initbench.evaluation.conformance`),
 and records the data it used (``data``: split, input and FID-reference keys; ``data_fingerprint``).
 ``initbench evaluate`` writes the dict as JSON; ``results.schema.json`` describes it.
+
+Under ``torchrun`` (``shard``, :mod:`initbench.evaluation.sharding`) the collect step is split across ranks;
+rank 0 gathers it and computes the metrics and the FID reference alone, and the other ranks return None.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from initbench.evaluation.metrics import (METRIC_KEYS, Scores, combine, fid_kid_
 from initbench.evaluation.protocol import V1, Protocol
 from initbench.evaluation.result import DataUsed, Subject, build_result, device_info, versions
 from initbench.evaluation.scorers import Scorers, exact_fp32
+from initbench.evaluation.sharding import SINGLE, Shard
 from initbench.methods.base import repeat_content
 
 DIRECTIONS = ("a2b", "b2a")
@@ -58,7 +62,8 @@ def evaluate(
     batch_sizes: dict[str, int] | None = None,
     progress: Progress | None = None,
     feature_cache=None,
-) -> dict:
+    shard: Shard = SINGLE,
+) -> dict | None:
     """Run ``protocol`` on ``translator`` (a :class:`initbench.methods.base.Translator`) for ``task``.
 
     ``direction`` (``a2b`` or ``b2a``) is passed to every ``translator.encode/decode`` call; it and
@@ -72,7 +77,9 @@ def evaluate(
     (keys: protocol, protocol_spec, conformant, task, method, checkpoint_sha256 (the file's), weights_sha256
     (the evaluated weights' canonical tensors, :func:`initbench.digests.sha256_tensors`), seed, inputs,
     metrics, metrics_extra, per_input, fingerprint, skipped, versions, device, batch_sizes, timings,
-    direction, model_task, nonconformant_reasons, data_fingerprint, data, warnings).
+    direction, model_task, nonconformant_reasons, data_fingerprint, data, warnings, world_size).
+    ``shard``: this process's rank under ``torchrun``; the result is returned on rank 0 only (None elsewhere),
+    with ``world_size`` and ``per_input.rank`` (the rank that evaluated each input).
     """
     P = protocol
     if direction not in DIRECTIONS:
@@ -88,8 +95,10 @@ def evaluate(
                       weights_dir=weights_dir, offline=offline, fid=fid, fid_extractor=fid_extractor)
     with torch.inference_mode(), exact_fp32():
         c = collect_translator(translator, root, inputs, P, scorers, direction=direction, device=device,
-                               batch_sizes=batch_sizes, progress=progress)
-        scores = combine(Scores(per_input={"keys": inputs}),
+                               batch_sizes=batch_sizes, progress=progress, shard=shard)
+        if c is None:  # not rank 0: its share went to rank 0
+            return None
+        scores = combine(Scores(per_input={"keys": inputs, "rank": c.ranks}),
                          _scores(c, scorers, root, reference, target, P, progress, feature_cache))
     c.timings["total"] = time.perf_counter() - t_start
     multimodal = translator.is_multimodal
@@ -98,7 +107,7 @@ def evaluate(
                       seed_names=TRANSLATOR_SEEDS, direction=direction, model_task=model_task or task,
                       checkpoint_sha256=checkpoint_sha256, weights_sha256=sha256_tensors(translator.state_dict()))
     return build_result(P, task, subject, scores, scorers, DataUsed(inputs, reference, len(source_keys)),
-                        device=device, batch_sizes=c.batch_sizes, timings=c.timings)
+                        device=device, batch_sizes=c.batch_sizes, timings=c.timings, world_size=shard.world_size)
 
 
 def _scores(c: Collected, scorers: Scorers, root, reference: list[str], target: str, P: Protocol,
@@ -109,6 +118,8 @@ def _scores(c: Collected, scorers: Scorers, root, reference: list[str], target: 
     if c.logit_groups:
         parts.append(c.timed("is_cis", inception_to_metrics, c.logit_groups, P.isc_rng_seed))
     if scorers.fid is not None:
+        if progress:  # the reference stage's clock starts before its first batch
+            progress("reference", 0, len(reference))
         ref = c.timed("reference", collect_reference, scorers, root, reference, target, P, c.batch_sizes["fid"], progress,
                       feature_cache)
         parts.append(fid_kid_to_metrics(c.fid_rows, ref, kid_subsets=P.kid_subsets, kid_subset_size=P.kid_subset_size,

@@ -38,6 +38,7 @@ from initbench.evaluation.result import device_info, versions
 from initbench.evaluation.lpips_diversity import LpipsScorer, munit_pair_indices
 from initbench.evaluation.protocol import PAIRED_V1, Protocol
 from initbench.evaluation.scorers import exact_fp32
+from initbench.evaluation.sharding import SINGLE, Shard, gather_to_main, place, run_inputs
 
 Progress = Callable[[str, int, int], None]
 
@@ -133,30 +134,65 @@ def _guided_style(translator, truth: torch.Tensor, direction: str, generator: to
 
 def score_paired(translator, data: PairedData, protocol: Protocol, *, direction: str, lpips: LpipsScorer,
                  classifier=None, object_classifier=None, device="cpu", batch_sizes=None, truth_styles=None,
-                 progress: Progress | None = None) -> tuple[Scores, dict]:
+                 progress: Progress | None = None, shard: Shard = SINGLE) -> tuple[Scores | None, dict]:
     """Run every input through ``translator`` and score its outputs; returns ``(scores, batch sizes)``.
 
     ``translator`` None scores the ground truth itself (the reference row): its one output is the truth, and its
     diversity is that of ``truth_styles`` (:class:`initbench.evaluation.truth_styles.TruthStyles`) samples.
+    ``shard``: this rank's share under ``torchrun`` (round-robin); rank 0 gets every input's scores in input
+    order, the other ranks ``(None, batch sizes)``.
     """
     P = protocol
     _, target = parse_task(data.task)
+    # every rank sizes its batches by input 0, as one process does
+    x0, _, _ = load_pair(data.root, data.inputs[0], data.truths[0], data.boxes[0], P.short_side)
+    bs = {**_batch_sizes(device, x0[None], P.samples_per_input, P), **(batch_sizes or {})}
     if translator is None:
-        return _score_truth(data, P, target, lpips, classifier, object_classifier, device, batch_sizes, truth_styles,
-                            progress)
+        sc = Scores(timings={"rendering": 0.0, "scoring": 0.0})
+        one = _truth_scorer(sc, data, P, target, lpips, classifier, object_classifier, device, bs, truth_styles)
+    else:
+        sc = Scores(timings={"encode_decode": 0.0, "scoring": 0.0})
+        one = _translator_scorer(sc, translator, data, P, target, direction, lpips, classifier, object_classifier,
+                                 device, bs)
+    mine: list[int] = []  # the inputs this rank scored, in the order of its rows in ``sc``
+
+    def score_and_note(i: int) -> None:
+        one(i)
+        mine.append(i)
+
+    run_inputs(len(data.inputs), score_and_note, shard, progress)
+    if not shard.enabled:
+        return sc, bs
+    parts = gather_to_main((mine, sc), shard)
+    return (merge_scores(parts, len(data.inputs)) if shard.is_main else None), bs
+
+
+def merge_scores(parts: list[tuple[list[int], Scores]], n: int) -> Scores:
+    """One :class:`Scores` of ``n`` inputs in input order from each rank's ``(its input indices, its Scores)``;
+    timings are summed over ranks."""
+    out = Scores()
+    names = [name for _, sc in parts for name in sc.samples]
+    for name in dict.fromkeys(names):
+        out.samples[name] = place([(ix, sc.samples[name]) for ix, sc in parts if name in sc.samples], n)
+    out.lpips_pairs = place([(ix, sc.lpips_pairs) for ix, sc in parts], n)
+    for _, sc in parts:
+        for k, v in sc.timings.items():
+            out.timings[k] = out.timings.get(k, 0.0) + v
+    return out
+
+
+def _translator_scorer(sc, translator, data, P, target, direction, lpips, classifier, object_classifier, device, bs):
+    """``one(i)``: translate input ``i`` (its K styles seeded ``style_seed + i``) and add its numbers to ``sc``."""
     multimodal = translator.is_multimodal
     guided = multimodal and translator.takes_style_from_images
     S = P.samples_per_input
     n_gen = S if multimodal else 1
     pairs = munit_pair_indices(S, P.lpips_pairs())
     rep = translator.repeat_content
-    sc = Scores(timings={"encode_decode": 0.0, "scoring": 0.0})
-    bs = None
-    for i, key in enumerate(data.inputs):
-        x, truth, boxes = load_pair(data.root, key, data.truths[i], data.boxes[i], P.short_side)
+
+    def one(i: int) -> None:
+        x, truth, boxes = load_pair(data.root, data.inputs[i], data.truths[i], data.boxes[i], P.short_side)
         x, truth = x[None].to(device), truth.to(device)
-        if bs is None:
-            bs = {**_batch_sizes(device, x, S, P), **(batch_sizes or {})}
         t0 = time.perf_counter()
         content = translator.encode(x, direction=direction)
         gen = torch.Generator().manual_seed(P.style_seed + i)
@@ -180,21 +216,19 @@ def score_paired(translator, data: PairedData, protocol: Protocol, *, direction:
         else:  # identical samples: the distance of the output to itself, for every pair (as v1)
             sc.lpips_pairs.append(lpips.distances(y, y, 1).double().repeat(len(pairs)).tolist())
         sc.timings["scoring"] += time.perf_counter() - t1
-        if progress:
-            progress("inputs", i + 1, len(data.inputs))
-    return sc, bs
+
+    return one
 
 
-def _score_truth(data, P, target, lpips, classifier, object_classifier, device, batch_sizes, truth_styles, progress):
+def _truth_scorer(sc, data, P, target, lpips, classifier, object_classifier, device, bs, truth_styles):
+    """``one(i)``: score input ``i``'s ground truth as the output, its diversity from ``truth_styles``."""
     S = P.samples_per_input
     pairs = munit_pair_indices(S, P.lpips_pairs())
-    sc = Scores(timings={"rendering": 0.0, "scoring": 0.0})
-    bs = None
-    for i, key in enumerate(data.inputs):
-        x, truth, boxes = load_pair(data.root, key, data.truths[i], data.boxes[i], P.short_side)
+
+    def one(i: int) -> None:
+        key = data.inputs[i]
+        _, truth, boxes = load_pair(data.root, key, data.truths[i], data.boxes[i], P.short_side)
         truth = truth.to(device)
-        if bs is None:
-            bs = {**_batch_sizes(device, x, S, P), **(batch_sizes or {})}
         t0 = time.perf_counter()
         truth_styles.check(data.root, key, target, data.truths[i])
         samples = truth_styles.samples(key, target, S, P.short_side).to(device)
@@ -204,9 +238,8 @@ def _score_truth(data, P, target, lpips, classifier, object_classifier, device, 
         ia, ib = zip(*pairs)
         sc.lpips_pairs.append(lpips.distances(samples[list(ia)], samples[list(ib)], bs["lpips"]).double().tolist())
         sc.timings["scoring"] += time.perf_counter() - t1
-        if progress:
-            progress("inputs", i + 1, len(data.inputs))
-    return sc, bs
+
+    return one
 
 
 def _score_one(sc: Scores, y, y_guided, truth, boxes, P, lpips, classifier, object_classifier, target: str, bs) -> None:
@@ -266,11 +299,13 @@ def paired_metrics(sc: Scores) -> tuple[dict[str, float | None], dict[str, list]
 
 def paired_result(translator, data: PairedData, sc: Scores, protocol: Protocol, *, method: str, checkpoint_sha256,
                   direction: str, model_task, lpips: LpipsScorer, lpips_seed: int, classifier_info, object_info,
-                  device, batch_sizes, method_settings, started: float) -> dict:
-    """The results dict of a paired-v1 run (keys as v1's, plus ``method_settings`` and ``params``)."""
+                  device, batch_sizes, method_settings, started: float, shard: Shard = SINGLE) -> dict:
+    """The results dict of a paired-v1 run (keys as v1's, plus ``method_settings`` and ``params``).
+
+    ``shard``: recorded as ``world_size`` and ``per_input.rank`` (the rank that evaluated each input)."""
     P = protocol
     metrics, per_input = paired_metrics(sc)
-    per_input = {"keys": data.inputs, **per_input}
+    per_input = {"keys": data.inputs, "rank": [shard.rank_of(i) for i in range(len(data.inputs))], **per_input}
     fingerprint = dict(lpips.fingerprint)
     fingerprint["classifier"] = classifier_info["sha256"] if classifier_info else None
     fingerprint["classifier_arch"] = classifier_info["arch"] if classifier_info else None
@@ -326,6 +361,7 @@ def paired_result(translator, data: PairedData, sc: Scores, protocol: Protocol, 
                  "inputs_without_ground_truth": data.without_truth},
         "versions": versions(),
         "device": device_info(device),
+        "world_size": shard.world_size,
         "precision": "fp32 (TF32 off)",
         "batch_sizes": batch_sizes,
         "timings": timings,
@@ -337,13 +373,14 @@ def evaluate_paired(translator, root, task: str, *, protocol: Protocol = PAIRED_
                     direction: str = "a2b", model_task: str | None = None, lpips_backbone: str = "pretrained",
                     lpips_seed: int = 0, device="cpu", weights_dir=None, offline: bool = True, batch_sizes=None,
                     method_settings: dict | None = None, skip_invalid: bool = False, truth_styles=None,
-                    progress: Progress | None = None) -> dict:
+                    progress: Progress | None = None, shard: Shard = SINGLE) -> dict | None:
     """Run protocol ``paired-v1`` on ``translator`` for ``task`` on the paired tree ``root``; returns the results dict.
 
     ``classifier`` / ``object_classifier``: files of ``train-classifier`` (without ``--objects`` / with it);
     None leaves ``domain_accuracy`` / ``object_domain_accuracy`` null with the reason in ``skipped``.
     ``method_settings``: how a floor was built (recorded as given). ``translator`` None with ``truth_styles``
     (:class:`initbench.evaluation.truth_styles.TruthStyles`): the ground truth's own row, method ``ground-truth``.
+    ``shard``: this process's rank under ``torchrun``; the result is returned on rank 0 only (None elsewhere).
     """
     if translator is None and truth_styles is None:
         raise UsageError("--method ground-truth: needs the tree's synth parameters (--synth-params)")
@@ -362,10 +399,12 @@ def evaluate_paired(translator, root, task: str, *, protocol: Protocol = PAIRED_
     with torch.inference_mode(), exact_fp32():
         sc, bs = score_paired(translator, data, protocol, direction=direction, lpips=lp, classifier=clf,
                               object_classifier=obj, device=device, batch_sizes=batch_sizes, truth_styles=truth_styles,
-                              progress=progress)
+                              progress=progress, shard=shard)
+    if sc is None:  # not rank 0: its share went to rank 0
+        return None
     name = method or ("ground-truth" if translator is None else translator.name or type(translator).__name__)
     return paired_result(translator, data, sc, protocol, method=name, checkpoint_sha256=checkpoint_sha256,
                          direction=direction, model_task=model_task, lpips=lp, lpips_seed=lpips_seed,
                          classifier_info=clf_info, object_info=obj_info, device=device, batch_sizes=bs,
-                         method_settings=method_settings or {}, started=started)
+                         method_settings=method_settings or {}, started=started, shard=shard)
 

@@ -74,8 +74,13 @@ class DataUsed:
 
 
 def build_result(P: Protocol, task: str, subject: Subject, scores: Scores, scorers: Scorers, data: DataUsed, *,
-                 device: str | torch.device, batch_sizes: dict[str, int] | None, timings: dict[str, float]) -> dict:
-    """The results document of one run (keys in the order results files have always had; timings rounded to 0.1 ms)."""
+                 device: str | torch.device, batch_sizes: dict[str, int] | None, timings: dict[str, float],
+                 world_size: int | None = None) -> dict:
+    """The results document of one run (keys in the order results files have always had; timings rounded to 0.1 ms).
+
+    ``world_size``: the processes that shared the work (``torchrun``; 1 for one), recorded after ``device``;
+    None leaves the key out (paths that are never sharded).
+    """
     data_fp = data_fingerprint(P.split, data.inputs, data.reference)
     ok, reasons = conformance(P, task=task, test_images=data.test_images, lpips_backbone=scorers.lpips_backbone,
                               classifier_info=scorers.classifier_info, data_fingerprint=data_fp)
@@ -108,6 +113,7 @@ def build_result(P: Protocol, task: str, subject: Subject, scores: Scores, score
         "data": {"split": P.split, "inputs": data.inputs, "reference": data.reference},
         "versions": versions(),
         "device": device_info(device),
+        **({} if world_size is None else {"world_size": world_size}),
         "precision": PRECISION,
         "batch_sizes": batch_sizes,
         "timings": {k: round(v, 4) for k, v in timings.items()},

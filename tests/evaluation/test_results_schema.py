@@ -15,7 +15,7 @@ SMALL = V1.with_overrides(num_inputs=3, samples_per_input=4, short_side=40)
 KEYS = ["protocol", "protocol_spec", "conformant", "nonconformant_reasons", "task", "direction", "model_task", "method",
         "checkpoint_sha256", "weights_sha256", "seed", "num_inputs", "samples_per_input", "deterministic", "metrics",
         "metrics_extra", "per_input", "fingerprint", "skipped", "warnings", "data_fingerprint", "data", "versions",
-        "device", "precision", "batch_sizes", "timings"]
+        "device", "world_size", "precision", "batch_sizes", "timings"]
 
 
 @pytest.fixture(scope="module")
@@ -37,9 +37,10 @@ def test_translator_and_real_results_are_valid_with_their_keys_in_order(translat
     assert schema_problems(translator_result) == []
     assert list(translator_result) == KEYS
     assert schema_problems(real_result) == []
-    assert list(real_result) == [k for k in KEYS if k != "weights_sha256"]
+    assert list(real_result) == [k for k in KEYS if k not in ("weights_sha256", "world_size")]  # real is not sharded
     assert list(real_result["per_input"]) == ["lpips", "lpips_pairs", "pair_keys"]
-    assert list(translator_result["per_input"]) == ["keys", "lpips", "lpips_pairs", "cis_kl", "marginal", "neg_entropy"]
+    assert list(translator_result["per_input"]) == ["keys", "rank", "lpips", "lpips_pairs", "cis_kl", "marginal",
+                                                    "neg_entropy"]
 
 
 def test_a_deterministic_method_gives_valid_results(eval_root, tiny_extractor):
@@ -62,6 +63,9 @@ def test_problems_are_named_by_json_path(translator_result, real_result):
     assert _broken(translator_result, lambda d: d["metrics"].update(fid="1.0")) == [
         "$.metrics.fid: '1.0' is not of type 'number', 'null'"]
     assert _broken(translator_result, lambda d: d["metrics"].pop("kid")) == ["$.metrics: 'kid' is a required property"]
+    assert _broken(translator_result, lambda d: d.update(world_size=0)) == ["$.world_size: 0 is less than the minimum of 1"]
+    assert _broken(translator_result, lambda d: d["per_input"]["rank"].__setitem__(0, -1)) == [
+        "$.per_input.rank[0]: -1 is less than the minimum of 0"]
     assert _broken(translator_result, lambda d: d["per_input"]["lpips_pairs"][1].append(None)) == [
         "$.per_input.lpips_pairs[1][2]: None is not of type 'number'"]
     assert _broken(translator_result, lambda d: d.update(conformant=True, nonconformant_reasons=["x"])) == [
