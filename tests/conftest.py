@@ -37,3 +37,16 @@ def mini_init_v2_root(tmp_path_factory):
     root = tmp_path_factory.mktemp("mini_init_v2") / "init"
     synthesize(root, per_domain=24, size=(64, 40), seed=0, generator="v2", paired=True)
     return root
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_torch_home(tmp_path_factory):
+    """The torch hub cache (pretrained files, initbench's reference-feature cache) in a temporary folder: the suite
+    never reads what a user cached nor writes into their cache; subprocesses (torchrun) inherit it."""
+    old = os.environ.get("TORCH_HOME")
+    os.environ["TORCH_HOME"] = str(tmp_path_factory.mktemp("torch_home"))
+    yield
+    if old is None:
+        os.environ.pop("TORCH_HOME", None)
+    else:
+        os.environ["TORCH_HOME"] = old

@@ -226,7 +226,10 @@ def collect_reference(scorers: Scorers, root, keys: list[str], target: str, P: P
 
         key = reference_key(root, keys, extractor=extractor_sha256(scorers.fid), protocol_version=P.version,
                             short_side=P.short_side)
-        return cache.get_or_compute(key, lambda: collect_reference(scorers, root, keys, target, P, bs, progress))
+        rows = cache.get_or_compute(key, lambda: collect_reference(scorers, root, keys, target, P, bs, progress))
+        if progress:  # a hit extracts nothing: the stage is done all the same
+            progress("reference", len(keys), len(keys))
+        return rows
     rows = []
     for s in range(0, len(keys), bs):
         batch = torch.stack([I.load_image(I.key_path(root, k), P.short_side) for k in keys[s : s + bs]])
