@@ -283,6 +283,57 @@ def evaluate_classifier(clf: DomainClassifier, loader, device) -> dict:
     }
 
 
+def _datasets(root, train_items, test_items, rec: Recipe, input_size: int, objects: bool):
+    """(train dataset, test dataset, train labels): whole images, or (``objects``) their annotated box crops."""
+    if objects:
+        from initbench.dataset.index import index_root
+
+        index = index_root(root)
+        boxes = {k: [list(b) for b in e.boxes] for k, e in index.items()}
+        ds = _Crops(root, [(k, y) for k, y in train_items if k in boxes], boxes, input_size)
+        test_ds = _Crops(root, [(k, y) for k, y in test_items if k in boxes], boxes, input_size)
+        I.require(ds.rows, "annotated objects in training images", root)
+        I.require(test_ds.rows, "annotated objects in test images", root)
+        return ds, test_ds, torch.tensor(ds.labels)
+    ds = _Images(root, train_items, rec.short_side, input_size)
+    test_ds = _Images(root, test_items, rec.short_side, input_size)
+    return ds, test_ds, torch.tensor([y for _, y in train_items])
+
+
+def _fit(clf: DomainClassifier, ds, labels: torch.Tensor, counts: torch.Tensor, rec: Recipe, device, num_workers: int,
+         progress) -> None:
+    """The recipe's training loop: Adam, cross-entropy (+ the auxiliary head's), seeded sampling and flips."""
+    g = torch.Generator().manual_seed(rec.seed)
+    if rec.balanced:
+        w = (1.0 / counts.clamp(min=1))[labels]
+        sampler = torch.utils.data.WeightedRandomSampler(w, len(ds), replacement=True, generator=g)
+    else:
+        sampler = torch.utils.data.RandomSampler(ds, generator=g)
+    # drop_last: a last batch of one image would break batch norm in training mode
+    loader = torch.utils.data.DataLoader(ds, batch_size=rec.batch_size, sampler=sampler, num_workers=num_workers,
+                                         drop_last=len(ds) > rec.batch_size)
+    opt = torch.optim.Adam(clf.parameters(), lr=rec.lr, weight_decay=rec.weight_decay)
+    total = rec.epochs * len(loader)
+    done = 0
+    for _epoch in range(rec.epochs):
+        clf.train()
+        for x, y in loader:
+            x, y = x.to(device), y.to(device)
+            if rec.hflip > 0:
+                flip = torch.rand(x.shape[0], generator=g) < rec.hflip
+                x = torch.where(flip.to(device)[:, None, None, None], x.flip(-1), x)
+            logits, aux = clf(x, return_aux=True)
+            loss = F.cross_entropy(logits, y)
+            if aux is not None and rec.aux_weight > 0:
+                loss = loss + rec.aux_weight * F.cross_entropy(aux, y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            done += 1
+            if progress is not None:
+                progress(done, total, {"loss": loss.detach().item()})
+
+
 def train_classifier(
     root: str | os.PathLike,
     out: str | os.PathLike,
@@ -320,50 +371,9 @@ def train_classifier(
     I.require(test_items, "test images", root)
     clf, init = build_classifier(rec.arch, from_scratch=from_scratch, seed=rec.seed, weights_dir=weights_dir, offline=offline)
     clf.to(device)
-    if objects:
-        from initbench.dataset.index import index_root
-
-        index = index_root(root)
-        boxes = {k: [list(b) for b in e.boxes] for k, e in index.items()}
-        ds = _Crops(root, [(k, y) for k, y in train_items if k in boxes], boxes, clf.input_size)
-        test_ds = _Crops(root, [(k, y) for k, y in test_items if k in boxes], boxes, clf.input_size)
-        I.require(ds.rows, "annotated objects in training images", root)
-        I.require(test_ds.rows, "annotated objects in test images", root)
-        labels = torch.tensor(ds.labels)
-    else:
-        ds = _Images(root, train_items, rec.short_side, clf.input_size)
-        test_ds = _Images(root, test_items, rec.short_side, clf.input_size)
-        labels = torch.tensor([y for _, y in train_items])
+    ds, test_ds, labels = _datasets(root, train_items, test_items, rec, clf.input_size, objects)
     counts = torch.bincount(labels, minlength=len(DOMAINS)).float()
-    g = torch.Generator().manual_seed(rec.seed)
-    if rec.balanced:
-        w = (1.0 / counts.clamp(min=1))[labels]
-        sampler = torch.utils.data.WeightedRandomSampler(w, len(ds), replacement=True, generator=g)
-    else:
-        sampler = torch.utils.data.RandomSampler(ds, generator=g)
-    # drop_last: a last batch of one image would break batch norm in training mode
-    loader = torch.utils.data.DataLoader(ds, batch_size=rec.batch_size, sampler=sampler, num_workers=num_workers,
-                                         drop_last=len(ds) > rec.batch_size)
-    opt = torch.optim.Adam(clf.parameters(), lr=rec.lr, weight_decay=rec.weight_decay)
-    total = rec.epochs * len(loader)
-    done = 0
-    for _epoch in range(rec.epochs):
-        clf.train()
-        for x, y in loader:
-            x, y = x.to(device), y.to(device)
-            if rec.hflip > 0:
-                flip = torch.rand(x.shape[0], generator=g) < rec.hflip
-                x = torch.where(flip.to(device)[:, None, None, None], x.flip(-1), x)
-            logits, aux = clf(x, return_aux=True)
-            loss = F.cross_entropy(logits, y)
-            if aux is not None and rec.aux_weight > 0:
-                loss = loss + rec.aux_weight * F.cross_entropy(aux, y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            done += 1
-            if progress is not None:
-                progress(done, total, {"loss": loss.detach().item()})
+    _fit(clf, ds, labels, counts, rec, device, num_workers, progress)
     test_loader = torch.utils.data.DataLoader(test_ds, batch_size=rec.batch_size, num_workers=num_workers)
     report = evaluate_classifier(clf, test_loader, device)
     report.update(
