@@ -10,6 +10,7 @@ import click
 
 from initbench.cli.common import console, err_console, handle_errors, json_option, write_json
 from initbench.cli.dataset_cmds import print_dropped, show_invalid, skip_invalid_option
+from initbench.errors import UsageError
 
 
 def _parse_sets(values: tuple[str, ...]) -> dict:
@@ -64,8 +65,8 @@ def _registry(what: str) -> Callable[[], list[str]]:
 
 
 @click.command("train")
-@click.option("--method", required=True, type=RegistryChoice(_registry("trainable_method_names")),
-              help="A registered method with training presets")
+@click.option("--method", default=None, type=RegistryChoice(_registry("trainable_method_names")),
+              help="A registered method with training presets (a new run needs it; --resume reads the run's own)")
 @click.option("--data", "data", default=None, help="Root of an INIT copy (sunny/, night/, ...). Not needed with --resume.")
 @click.option("--task", default="sunny2night", show_default=True, help="<source>2<target>, e.g. sunny2night")
 @click.option("--preset", default="tiny", show_default=True, type=RegistryChoice(_registry("preset_names")),
@@ -108,6 +109,8 @@ def train_cmd(method, data, task, preset, out, variant, max_steps, resume, seed,
                  if v is not None and ctx.get_parameter_source(option_of.get(k, k)) != click.core.ParameterSource.DEFAULT}
         cfg = resume_config(out, given)
     else:
+        if method is None:
+            raise UsageError("--method: a new run needs a method (e.g. --method init); only --resume reads it from the run")
         cfg = preset_config(preset, out=out, **{k: v for k, v in values.items() if k != "preset"})
     main_rank = int(os.environ.get("RANK", "0")) == 0
     if main_rank and json_out != "-":  # a machine reading stdout gets the document, not a bar on stderr

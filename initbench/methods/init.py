@@ -148,6 +148,11 @@ def tiny_config() -> InitConfig:
     return InitConfig(dim=8, n_res=2, mlp_dim=32, dis_dim=8, dis_n_layer=3, dis_num_scales=2, max_objects=3)
 
 
+def small_config() -> InitConfig:
+    """The CPU recipe's INIT (trainer preset ``small``; why each value: ``initbench.training.config``)."""
+    return InitConfig(dim=16, n_res=2, mlp_dim=64, dis_dim=16, dis_n_layer=3, dis_num_scales=2, max_objects=3, lr=2e-4)
+
+
 def paper_config() -> InitConfig:
     """MUNIT's sizes (the paper builds on them): 360 px images, 120 px objects; a GPU."""
     return InitConfig()
@@ -438,7 +443,7 @@ register(
         name="init",
         cls=InitModel,
         config_cls=InitConfig,
-        presets={"tiny": tiny_config, "paper": paper_config},
+        presets={"tiny": tiny_config, "small": small_config, "paper": paper_config},
         variants=VARIANTS,
     )
 )

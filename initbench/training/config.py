@@ -78,6 +78,9 @@ class TrainConfig:
 TRAIN_PRESETS: dict[str, dict[str, Any]] = {
     "tiny": dict(batch_size=2, image_size=64, crop=64, crop_size=24, max_crops=4, max_steps=2000,
                  log_every=10, sample_every=500, checkpoint_every=500, num_workers=0),
+    # ``small``: the CPU recipe (see SMALL_RECIPE below for why each value is what it is).
+    "small": dict(batch_size=1, image_size=160, crop=64, crop_size=32, max_crops=4, max_steps=5000,
+                  log_every=10, sample_every=1000, checkpoint_every=500, num_workers=0),
     "paper": dict(batch_size=1, image_size=360, crop=[360, 568], crop_size=120, max_crops=8, max_steps=1_000_000,
                   log_every=100, sample_every=10_000, checkpoint_every=10_000, num_workers=4),
 }
