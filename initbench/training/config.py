@@ -78,7 +78,18 @@ class TrainConfig:
 TRAIN_PRESETS: dict[str, dict[str, Any]] = {
     "tiny": dict(batch_size=2, image_size=64, crop=64, crop_size=24, max_crops=4, max_steps=2000,
                  log_every=10, sample_every=500, checkpoint_every=500, num_workers=0),
-    # ``small``: the CPU recipe (see SMALL_RECIPE below for why each value is what it is).
+    # ``small``: the CPU recipe, chosen by measurement (benchmarks/recipe_sweep.py, its JSON in
+    # benchmarks/results/recipe_sweep.json; scores are paired-v1 on mini-INIT v2 sunny2night):
+    # - image_size 160: the v2 frames' own height, so a model learns at the scale paired-v1 scores it at
+    #   (it does not resize); the generators are fully convolutional and translate whole 256 x 160 frames.
+    # - crop 64: 64 x 64 crops have a third of the pixels of 96 x 128 (a step costs about in proportion) and
+    #   still hold whole objects (median box short side 17 px) and a stretch of road and facade.
+    # - crop_size 32, max_crops 4: object crops at about twice the median object, a multiple of 4 for the
+    #   encoders; four per image keeps the object branch's share of a step small.
+    # - batch 1: MUNIT's; on a CPU a step costs in proportion to the batch, and more steps beat bigger ones.
+    # - max_steps 5000: the sweep scores stages 1k..5k; see the JSON for where each method passes the floors.
+    # The methods' ``small`` configs (widths 16: width 8, the tiny preset, stays a smudge; lr 2e-4) are in
+    # their modules.
     "small": dict(batch_size=1, image_size=160, crop=64, crop_size=32, max_crops=4, max_steps=5000,
                   log_every=10, sample_every=1000, checkpoint_every=500, num_workers=0),
     "paper": dict(batch_size=1, image_size=360, crop=[360, 568], crop_size=120, max_crops=8, max_steps=1_000_000,
