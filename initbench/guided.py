@@ -48,6 +48,10 @@ def normalised(boxes: torch.Tensor, height: int, width: int) -> torch.Tensor:
     return b
 
 
+def _area(boxes: torch.Tensor) -> torch.Tensor:
+    return (boxes[:, 3] - boxes[:, 1]).clamp(min=0) * (boxes[:, 4] - boxes[:, 2]).clamp(min=0)
+
+
 def match_boxes(source: torch.Tensor, guide: torch.Tensor, min_iou: float = MIN_IOU) -> list[tuple[int, int]]:
     """``(source index, guide index)`` pairs: same category, IoU >= ``min_iou``, greedy by decreasing IoU (ties:
     source then guide order), each box in one pair at most. Boxes ``N x 5`` in one coordinate frame."""
@@ -57,8 +61,7 @@ def match_boxes(source: torch.Tensor, guide: torch.Tensor, min_iou: float = MIN_
     lt = torch.maximum(s[:, None, 1:3], g[None, :, 1:3])
     rb = torch.minimum(s[:, None, 3:5], g[None, :, 3:5])
     inter = (rb - lt).clamp(min=0).prod(-1)
-    area = lambda b: (b[:, 3] - b[:, 1]).clamp(min=0) * (b[:, 4] - b[:, 2]).clamp(min=0)  # noqa: E731
-    iou = inter / (area(s)[:, None] + area(g)[None, :] - inter).clamp(min=1e-12)
+    iou = inter / (_area(s)[:, None] + _area(g)[None, :] - inter).clamp(min=1e-12)
     iou[s[:, None, 0] != g[None, :, 0]] = -1.0
     candidates = sorted(((-float(iou[i, j]), i, j) for i in range(len(s)) for j in range(len(g))
                          if float(iou[i, j]) >= min_iou))
