@@ -14,7 +14,7 @@ so ``<stem>_s<k>.png`` of different inputs share a style. With a guide (``style_
 image) each input gets one ``<stem>_guided.png`` with the guide's style instead (:mod:`initbench.guided`;
 the guide is resized to each input's size when it differs, and its record says so); ``style_boxes``
 (a file of the ``boxes`` export format) gives the guide's objects, which the inputs are taken to share.
-Every record names its style source (``prior`` or ``guide``).
+Every record names its style source: ``prior`` (drawn from N(0, I)), ``guide``, or ``none`` (deterministic methods).
 """
 
 from __future__ import annotations
