@@ -157,30 +157,44 @@ def train_cmd(method, data, task, preset, out, variant, max_steps, resume, seed,
               "default: the model's own")
 @click.option("--direction", default=None, type=click.Choice(["a2b", "b2a"]), help="The model's direction, instead of --task")
 @click.option("--size", type=int, default=None, help="Resize inputs to this short side first (default: keep)")
+@click.option("--style-from", "style_from", default=None, type=click.Path(dir_okay=False),
+              help="A target-domain guide image: each input gets one OUT/<stem>_guided.png in its style "
+              "(methods that take a style from an image: init, munit, drit)")
+@click.option("--style-boxes", "style_boxes", default=None, type=click.Path(dir_okay=False),
+              help="The guide's boxes (a file of `initbench export boxes`); the inputs are taken to show the same "
+              "objects, and INIT gives each the style of the guide's crop")
 @click.option("--device", default="cpu", show_default=True)
 @json_option("the list of written files")
 @handle_errors
 def translate_cmd(method, ckpt, official_ckpt, config, ckpt_task, input_path, out, num_styles, seed, task, direction, size,
-                  device, json_out):
-    """Translate images; writes OUT/<stem>_s<k>.png with the exact outputs (no min-max stretching)."""
+                  style_from, style_boxes, device, json_out):
+    """Translate images; writes OUT/<stem>_s<k>.png (or <stem>_guided.png with --style-from) with the exact outputs
+    (no min-max stretching)."""
     from initbench.training.checkpoints import resolve_translator
     from initbench.training.direction import resolve_direction
-    from initbench.translate import check_options, list_inputs, translate_files
+    from initbench.translate import check_options, list_inputs, read_guide, translate_files, translate_files_guided
 
     translator = resolve_translator(method, ckpt=ckpt, official_ckpt=official_ckpt, config=config, device=device,
                                     ckpt_task=ckpt_task, need_task=task is not None)
     direction, task = resolve_direction(translator, task=task, direction=direction)
-    check_options(translator, num_styles, size)
+    check_options(translator, num_styles, size, style_from, style_boxes)
     inputs = list_inputs(input_path)
+    guide = read_guide(style_from, style_boxes) if style_from is not None else None
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     with Progress(TextColumn("[bold]translate[/]"), BarColumn(), MofNCompleteColumn(), console=err_console,
                   disable=json_out == "-") as bar:
         tid = bar.add_task("translate", total=len(inputs))
-        records = translate_files(translator, inputs, out, num_styles=num_styles, seed=seed, direction=direction, size=size,
-                                  progress=lambda done, total: bar.update(tid, completed=done))
+        step = lambda done, total: bar.update(tid, completed=done)  # noqa: E731
+        if guide is not None:
+            records = translate_files_guided(translator, inputs, out, guide, seed=seed, direction=direction, size=size,
+                                             progress=step)
+        else:
+            records = translate_files(translator, inputs, out, num_styles=num_styles, seed=seed, direction=direction,
+                                      size=size, progress=step)
     write_json(os.path.join(out, "translate.json"), {"method": translator.name, "seed": seed, "model_task": translator.task,
-                                                     "task": task, "direction": direction, "files": records})
+                                                     "task": task, "direction": direction, "style_from": style_from,
+                                                     "files": records})
     if json_out:
         write_json(json_out, records)
     console.print(f"wrote {len(records)} image(s) from {len(inputs)} input(s) to {out}")

@@ -150,7 +150,10 @@ def load_translator(path: str | os.PathLike, device: str | torch.device = "cpu",
     """A native checkpoint as a :class:`~initbench.methods.base.Translator` in eval mode on ``device``."""
     blob = load_checkpoint(path)
     model = build_from_checkpoint(blob, use_ema=use_ema, path=str(path))
-    model.task = (blob.get("train_config") or {}).get("task")
+    train_config = blob.get("train_config") or {}
+    model.task = train_config.get("task")
+    if model.takes_object_styles and train_config.get("crop_size"):  # the crops its object branch learned on
+        model.object_size = int(train_config["crop_size"])
     return model.to(device).eval()
 
 
