@@ -4,12 +4,13 @@
 from __future__ import annotations
 
 import click
+from rich import box
 from rich.table import Table
 
 from initbench.cli.common import console, err_console, handle_errors, json_option, write_json
 
 #: The paired-v1 numbers the table shows (the catalogue keeps a few more; ``--json`` gives them all).
-_COLUMNS = (("l1_gt_frame", "L1"), ("lpips_gt_frame", "LPIPS"), ("domain_accuracy", "dom. acc"))
+_COLUMNS = (("l1_gt_frame", "L1"), ("lpips_gt_frame", "LPIPS"), ("domain_accuracy", "acc"))
 _COLOUR = {"intact": "green", "present": "yellow", "corrupt": "red", "missing": "red"}
 
 
@@ -22,7 +23,7 @@ def _own_paired(entry: dict) -> dict:
 
 
 def _num(v) -> str:
-    return "-" if v is None else f"{v:.4f}"
+    return "-" if v is None else f"{v:.3f}"
 
 
 @click.command("pretrained")
@@ -30,8 +31,9 @@ def _num(v) -> str:
 @json_option("the catalogue with each file's status")
 @handle_errors
 def pretrained_cmd(no_hash, json_out):
-    """The bundled reference models (use one with --pretrained NAME): method, size, sha256, whether the file is intact,
-    and its paired-v1 results. Exit 1 when a file is missing or corrupt."""
+    """The bundled reference models (use one with --pretrained NAME): size, sha256, whether the file is intact, and
+    their paired-v1 results (L1 and LPIPS to the ground truth, domain accuracy); --json gives every recorded field.
+    Exit 1 when a file is missing or corrupt."""
     from initbench.pretrained.catalogue import catalogue_path, files_dir, load_catalogue
     from initbench.pretrained.resolve import inspect
 
@@ -42,14 +44,14 @@ def pretrained_cmd(no_hash, json_out):
         if not models:
             console.print(f"no reference models are bundled (catalogue {catalogue_path()})", highlight=False, soft_wrap=True)
         else:
-            t = Table(title=f"bundled reference models ({files_dir()}); paired-v1 on each model's task")
+            t = Table(title=f"bundled reference models; paired-v1 on each model's task ({files_dir()})",
+                      box=box.SIMPLE_HEAD, pad_edge=False)
             t.add_column("name", no_wrap=True)
-            for col in ("method", "size", "params", "sha256", "status", *(c[1] for c in _COLUMNS)):
-                t.add_column(col, overflow="fold", justify="left" if col in ("method", "sha256", "status") else "right")
+            for col in ("MiB", "sha256", "status", *(c[1] for c in _COLUMNS)):
+                t.add_column(col, no_wrap=True, justify="right" if col not in ("sha256", "status") else "left")
             for m in models:
                 paired = _own_paired(m)
-                t.add_row(m["name"], m["method"] + (f" ({m['variant']})" if m["variant"] else ""),
-                          f"{m['size_bytes'] / 1024 / 1024:.2f} MiB", f"{m['params']:,}", m["sha256"][:12],
+                t.add_row(m["name"], f"{m['size_bytes'] / 1024 / 1024:.2f}", m["sha256"][:8],
                           f"[{_COLOUR[m['status']]}]{m['status']}[/]", *(_num(paired.get(k)) for k, _ in _COLUMNS))
             console.print(t)
     bad = [m for m in models if m["status"] in ("missing", "corrupt")]
