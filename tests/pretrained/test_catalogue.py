@@ -71,3 +71,25 @@ def test_an_invalid_catalogue_file_names_the_file(tmp_path, catalogue_entry):
     p.write_text("{")
     with pytest.raises(DataFormatError, match="not a readable catalogue JSON"):
         load_catalogue(p)
+
+
+def test_an_installed_package_carries_the_catalogue_and_the_files(tmp_path):
+    """setuptools' build_py (what a wheel holds) copies catalogue.json, its schema and files/*.pt."""
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    src = tmp_path / "src"
+    shutil.copytree(repo / "initbench", src / "initbench", ignore=shutil.ignore_patterns("__pycache__", "*.pt"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(repo / name, src / name)
+    (src / "initbench/pretrained/files").mkdir(exist_ok=True)
+    (src / "initbench/pretrained/files/b__t2u__m.pt").write_bytes(b"weights")
+    res = subprocess.run([sys.executable, "-c", "from setuptools import setup; setup()", "-q", "build_py", "--build-lib",
+                          str(tmp_path / "lib")], cwd=src, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    built = tmp_path / "lib/initbench/pretrained"
+    assert (built / "files/b__t2u__m.pt").read_bytes() == b"weights"
+    assert (built / "catalogue.json").is_file() and (built / "catalogue.schema.json").is_file()
