@@ -24,7 +24,7 @@ from typing import Any, Callable, Iterator, NoReturn, TextIO
 import click
 from rich.console import Console
 
-from initbench.errors import InitbenchError
+from initbench.errors import InitbenchError, UsageError
 from initbench.files import write_atomic
 
 #: Results go to stdout; progress and logs to stderr.
@@ -140,8 +140,6 @@ def pretrained_option(*, exclusive: tuple[str, ...] = ("ckpt",), required: bool 
 
 
 def _resolve_pretrained_option(kwargs: dict, exclusive: tuple[str, ...], required: bool, flags: str):
-    from initbench.errors import UsageError
-
     name = kwargs.get("pretrained")
     given = ["--" + p.replace("_", "-") for p in exclusive if kwargs.get(p)]
     if name is None:

@@ -168,9 +168,10 @@ def train_classifier_cmd(root, out, small, from_scratch, epochs, lr, batch_size,
 @click.option("--dist-timeout", type=click.FloatRange(min=1), default=1800, show_default=True,
               help="Under torchrun: seconds a rank waits for the others before it stops with an error naming the step.")
 @handle_errors
-def evaluate_cmd(method, ckpt, pretrained, official_ckpt, config, ckpt_task, root, task, classifier, object_classifier, protocol_name,
-                 synth_params, lpips_backbone, lpips_seed, pairing, num_inputs, samples_per_input, short_side, no_fid, skip_invalid,
-                 weights_dir, offline, out, json_out, cache_dir, no_cache, device, dist_timeout):
+def evaluate_cmd(method, ckpt, pretrained, official_ckpt, config, ckpt_task, root, task, classifier, object_classifier,
+                 protocol_name, synth_params, lpips_backbone, lpips_seed, pairing, num_inputs, samples_per_input,
+                 short_side, no_fid, skip_invalid, weights_dir, offline, out, json_out, cache_dir, no_cache, device,
+                 dist_timeout):
     """Run an evaluation protocol on a translator or on real images: v1 (LPIPS diversity, IS, CIS, FID/KID) or
     paired-v1 (errors to the paired ground truth of the synthetic mini-INIT v2). ``--task all``: every task of the
     protocol the subject can run, with one model load.

@@ -67,14 +67,15 @@ def test_the_bundled_file_holds_the_ema_generators_only_and_cannot_resume(traine
     assert "cannot resume training" in res.output
 
 
-@pytest.mark.parametrize("method", ["init", "munit", "unit", "drit", "cyclegan"])
-def test_every_method_strips_to_the_same_translations(tmp_path, method):
+@pytest.mark.parametrize("method, variant", [("init", None), ("init", "no-ds"), ("init", "multiscale"), ("munit", None),
+                                             ("unit", None), ("drit", None), ("cyclegan", None)])
+def test_every_method_strips_to_the_same_translations(tmp_path, method, variant):
     from initbench.methods.base import count_parameters, get_method
     from initbench.training.checkpoints import build_from_checkpoint
     from initbench.training.config import build_method_config
 
     torch.manual_seed(0)
-    model = get_method(method).cls(build_method_config(method, "tiny"))
+    model = get_method(method).cls(build_method_config(method, "tiny", variant))
     gen = {id(p) for m in model.generator_modules() for p in m.parameters()}
     ema = {n: p.detach() + 0.01 * torch.randn_like(p) for n, p in model.named_parameters() if id(p) in gen}
     ckpt = save_checkpoint(tmp_path / "full.pt", method=method, config=model.config_dict(), model_state=model.state_dict(),
