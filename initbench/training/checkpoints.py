@@ -126,15 +126,17 @@ def build_from_checkpoint(blob: dict, *, use_ema: bool = True, path: str = "chec
     from initbench.training.config import config_from_dict
 
     entry = get_method(blob["method"])
-    model = entry.cls(config_from_dict(blob["method"], blob["config"]))
+    config = config_from_dict(blob["method"], blob["config"])
     if blob.get("inference_only"):  # the weights inference uses, the EMA ones where the run kept them
-        from initbench.training.inference_only import prune_to_inference
+        from initbench.training.inference_only import build_for_inference
 
         if not use_ema and blob.get("ema_folded"):
             raise CheckpointError(f"{path}: an inference-only checkpoint holds the EMA weights only; the raw weights "
                                   "(--no-ema) are not in it")
-        load_model_state(prune_to_inference(model), blob["model"], path)
+        model = build_for_inference(entry.cls, config)
+        load_model_state(model, blob["model"], path)
         return model
+    model = entry.cls(config)
     load_model_state(model, blob["model"], path)
     if use_ema and blob.get("ema"):
         params = dict(model.named_parameters())

@@ -57,6 +57,16 @@ def prune_to_inference(model: nn.Module) -> nn.Module:
     return model
 
 
+def build_for_inference(cls: type, config) -> nn.Module:
+    """``cls(config)`` with the modules inference does not use removed: built without discriminators where the
+    class offers that (``with_discriminators=False``, as for the authors' files: CycleGAN, UNIT, MUNIT, DRIT, whose
+    exports then see a generator-only model), then :func:`prune_to_inference` for whatever else is left."""
+    import inspect
+
+    takes = "with_discriminators" in inspect.signature(cls).parameters
+    return prune_to_inference(cls(config, with_discriminators=False) if takes else cls(config))
+
+
 def strip_checkpoint(blob: dict, path: str = "checkpoint") -> dict[str, Any]:
     """The inference-only checkpoint of a native checkpoint ``blob`` (as :func:`load_checkpoint` returns it).
 

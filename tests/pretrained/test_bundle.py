@@ -84,6 +84,11 @@ def test_every_method_strips_to_the_same_translations(tmp_path, method, variant)
     small = build_from_checkpoint(strip_checkpoint(load_checkpoint(ckpt))).eval()
     assert count_parameters([small]) == count_parameters(full.generator_modules()) < count_parameters([full])
     B.check_same_translations(full, small, method)  # same weights, same outputs both ways
+    if get_method(method).export_official is not None:  # export-official --pretrained: the generators, checked on reload
+        from initbench.methods.official import export_checked
+
+        out = tmp_path / ("export" if method == "cyclegan" else "export.pt")
+        assert export_checked(small, out)["tensors_checked"] > 0
     broken = strip_checkpoint(load_checkpoint(ckpt))
     key = next(iter(broken["model"]))
     broken["model"][key] = broken["model"][key] + 1
