@@ -9,6 +9,7 @@ file and the catalogue, each atomically. An entry of the same name is replaced.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -115,9 +116,7 @@ def _serialise(blob: dict) -> bytes:
 
 
 def _sha256_bytes(data: bytes) -> str:
-    import hashlib
-
-    return hashlib.sha256(data).hexdigest()
+    return hashlib.sha256(data).hexdigest()  # of the bytes about to be written (digests.sha256_file reads a file)
 
 
 @torch.no_grad()
