@@ -8,7 +8,7 @@ from typing import Callable
 
 import click
 
-from initbench.cli.common import console, err_console, handle_errors, json_option, write_json
+from initbench.cli.common import console, err_console, handle_errors, json_option, pretrained_option, write_json
 from initbench.cli.dataset_cmds import print_dropped, show_invalid, skip_invalid_option
 from initbench.errors import UsageError
 
@@ -144,6 +144,7 @@ def train_cmd(method, data, task, preset, out, variant, max_steps, resume, seed,
 @click.command("translate")
 @click.option("--method", default=None, type=RegistryChoice(_registry("method_names")),
               help="Method name (checked against a native checkpoint; required with --official-ckpt)")
+@pretrained_option(exclusive=("ckpt", "official_ckpt"))
 @click.option("--ckpt", default=None, type=click.Path(dir_okay=False), help="A native initbench checkpoint")
 @click.option("--official-ckpt", default=None, type=click.Path(dir_okay=False), help="The authors' released file")
 @click.option("--config", "config", default=None, help="The authors' YAML config (with --official-ckpt)")
@@ -166,8 +167,8 @@ def train_cmd(method, data, task, preset, out, variant, max_steps, resume, seed,
 @click.option("--device", default="cpu", show_default=True)
 @json_option("the list of written files")
 @handle_errors
-def translate_cmd(method, ckpt, official_ckpt, config, ckpt_task, input_path, out, num_styles, seed, task, direction, size,
-                  style_from, style_boxes, device, json_out):
+def translate_cmd(method, ckpt, pretrained, official_ckpt, config, ckpt_task, input_path, out, num_styles, seed, task,
+                  direction, size, style_from, style_boxes, device, json_out):
     """Translate images; writes OUT/<stem>_s<k>.png (or <stem>_guided.png with --style-from) with the exact outputs
     (no min-max stretching)."""
     from initbench.training.checkpoints import resolve_translator
@@ -194,7 +195,8 @@ def translate_cmd(method, ckpt, official_ckpt, config, ckpt_task, input_path, ou
                                       size=size, progress=step)
     write_json(os.path.join(out, "translate.json"), {"method": translator.name, "seed": seed, "model_task": translator.task,
                                                      "task": task, "direction": direction, "style_from": style_from,
-                                                     "files": records})
+                                                     "files": records,
+                                                     **({"pretrained": pretrained.record()} if pretrained else {})})
     if json_out:
         write_json(json_out, records)
     console.print(f"wrote {len(records)} image(s) from {len(inputs)} input(s) to {out}")

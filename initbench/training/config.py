@@ -213,7 +213,7 @@ def resume_config(out, overrides: dict | None = None) -> "TrainConfig":
     path = Path(out) / "checkpoint.pt"
     if not path.is_file():
         raise UsageError(f"--resume: expected a checkpoint at {path}; there is none")
-    stored = dict(load_checkpoint(path, option="--resume")["train_config"])
+    stored = dict(load_checkpoint(path, option="--resume", training=True)["train_config"])
     known = {f.name for f in dataclasses.fields(TrainConfig)}
     values = {k: v for k, v in stored.items() if k in known}
     given = dict(overrides or {})
