@@ -97,7 +97,7 @@ def metric_table_html(section: Section, numbers: dict, spec: MT.MetricSpec, leve
 def breakdown_html(section: Section, title: str, columns, numbers: dict, level: float) -> str:
     """Rows = results, columns = regions or classes, cells = value [CI] (paired-v1)."""
     head = "".join(f"<th>{_esc(c)}</th>" for c, _ in columns)
-    rows = [f"<h4>{_esc(title)}</h4><table class=\"breakdown\"><tr><th>result</th>{head}</tr>"]
+    rows = [f"<div><h4>{_esc(title)}</h4><table class=\"breakdown\"><tr><th>result</th>{head}</tr>"]
     for i, r in enumerate(section.results):
         tds = []
         for _, key in columns:
@@ -109,6 +109,11 @@ def breakdown_html(section: Section, title: str, columns, numbers: dict, level: 
     return "".join(rows)
 
 
+def _tile(png: bytes, caption: str) -> str:
+    return (f'<figure class="tile"><img src="{data_uri(png)}" alt="{_esc(caption)}">'
+            f"<figcaption>{_esc(caption)}</figcaption></figure>")
+
+
 def grid_html(grid) -> str:
     from initbench.report.grids import Grid
 
@@ -118,24 +123,23 @@ def grid_html(grid) -> str:
         out.append(f'<p class="note">{_esc(grid.note)}</p>')
     descs = {}
     for row in grid.rows:
-        tiles = [f'<figure class="tile"><img src="{data_uri(row.input)}" alt="input"><figcaption>input</figcaption></figure>']
+        tiles = [_tile(row.input, "input")]
         if row.truth is not None:
-            tiles.append(f'<figure class="tile"><img src="{data_uri(row.truth)}" alt="ground truth">'
-                         f"<figcaption>ground truth</figcaption></figure>")
-        out.append(f'<div class="inrow"><div class="note"><code>{_esc(row.key)}</code></div><div class="tiles">{"".join(tiles)}</div>')
+            tiles.append(_tile(row.truth, "ground truth"))
+        missing = []
         for m in row.methods:
-            out.append(f'<div class="mlabel">{_esc(m.method)}</div>')
             if m.missing:
-                out.append(f'<div class="missing">no translations: {_esc(m.missing)}</div>')
+                missing.append(f'<div class="missing">{_esc(m.method)}: no translations: {_esc(m.missing)}</div>')
                 continue
             descs[m.method] = m.description
-            imgs = "".join(f'<figure class="tile"><img src="{data_uri(t)}" alt="{_esc(m.method)} sample {j + 1}">'
-                           f"<figcaption>sample {j + 1}</figcaption></figure>" for j, t in enumerate(m.tiles))
-            out.append(f'<div class="tiles">{imgs}</div>')
-        out.append("</div>")
+            many = len(m.tiles) > 1
+            tiles += [_tile(t, f"{m.method} · sample {j + 1}" if many else m.method) for j, t in enumerate(m.tiles)]
+        out.append(f'<div class="inrow"><div class="note"><code>{_esc(row.key)}</code></div>'
+                   f'<div class="tiles">{"".join(tiles)}</div>{"".join(missing)}</div>')
     if descs:
         out.append('<p class="note">Models: ' + "; ".join(f"{_esc(k)}: {_esc(v)}" for k, v in descs.items()) +
-                   ". The samples of input i are the first ones the evaluator scored (styles seeded style_seed + i).</p>")
+                   ". The samples of input i are the first ones the evaluator scored (styles seeded style_seed + i); "
+                   "images narrower than 256 px are shown enlarged by a whole factor (nearest neighbour).</p>")
     return "".join(out)
 
 
@@ -191,6 +195,9 @@ def build_report(paths, opts: ReportOptions, progress: Progress | None = None) -
             body.append(f'<p class="warn">These results were computed on other inputs than {_esc(sec.results[0].path)} '
                         f"(data fingerprints differ): {_esc(', '.join(mism))}.</p>")
         body.append('<div class="metrics">' + "".join(metric_table_html(sec, nums, s, opts.level) for s in nums["specs"]) + "</div>")
+        skipped = sorted({f"{k} ({v})" for r in sec.results for k, v in (r.doc.get("skipped") or {}).items()})
+        if skipped:
+            body.append(f'<p class="note">Not computed: {_esc("; ".join(skipped))}.</p>')
         if sec.protocol == "paired-v1":
             body.append("<h3>By region and class (L1 to the ground truth, pixels in [0, 1])</h3><div class=\"metrics\">")
             body.append(breakdown_html(sec, "regions (L1)", MT.REGION_COLUMNS, nums, opts.level))

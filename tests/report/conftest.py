@@ -28,8 +28,8 @@ def _save_tiny(path: Path, method: str, seed: int) -> Path:
 
 @pytest.fixture(scope="session")
 def report_files(mini_init_v2_root, tmp_path_factory):
-    """``{name: path}``: paired-v1 results of ``identity``, two seeds of a tiny untrained ``munit`` (2 samples per
-    input), a v1 result of ``identity`` (no FID), and the checkpoints ``munit0``, ``munit1`` and ``init``."""
+    """``{name: path}``: paired-v1 results of ``identity``, two seeds of a tiny untrained ``munit`` (4 inputs, 2
+    samples each), a v1 result of ``identity`` (no FID), and the checkpoints ``munit0``, ``munit1`` and ``init``."""
     from initbench.evaluation.evaluator import evaluate
     from initbench.evaluation.paired import evaluate_paired
     from initbench.evaluation.protocol import PAIRED_V1, V1
@@ -39,8 +39,8 @@ def report_files(mini_init_v2_root, tmp_path_factory):
     d = tmp_path_factory.mktemp("report_files")
     out = {"munit0": _save_tiny(d / "munit0.pt", "munit", 0), "munit1": _save_tiny(d / "munit1.pt", "munit", 1),
            "init": _save_tiny(d / "init.pt", "init", 2)}
-    res = {"identity": evaluate_paired(Identity(), mini_init_v2_root, "sunny2night", method="identity", **RANDOM)}
-    p = PAIRED_V1.with_overrides(samples_per_input=2)
+    p = PAIRED_V1.with_overrides(num_inputs=4, samples_per_input=2)
+    res = {"identity": evaluate_paired(Identity(), mini_init_v2_root, "sunny2night", protocol=p, method="identity", **RANDOM)}
     for name in ("munit0", "munit1"):
         res[name] = evaluate_paired(load_translator(out[name]), mini_init_v2_root, "sunny2night", protocol=p,
                                     method="munit", checkpoint_sha256=f"{int(name[-1]) + 1:064x}", **RANDOM)

@@ -106,7 +106,6 @@ def test_grid_without_a_model_or_data_says_so(report_files, tmp_path):
     text, summary = build_report([f["munit0.json"], f["identity.json"]],
                                  ReportOptions(data=str(f["identity.json"].parent.parent / "nowhere"), n_resamples=50))
     assert "is not there" in text
-    from initbench.report.grids import Grid  # noqa: F401  (the summary is a Grid's)
 
 
 def test_grid_names_the_missing_checkpoint(report_files, mini_init_v2_root):
