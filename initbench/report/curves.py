@@ -67,20 +67,18 @@ def smoothing_span(n: int) -> int:
     return max(1, n // 20)
 
 
-def _ticks(lo: float, hi: float) -> list[float]:
+def _ticks(lo: float, hi: float) -> tuple[list[float], int]:
+    """Round tick values inside [lo, hi] (at most 6) and the decimals that tell them apart."""
     if hi <= lo:
-        return [lo]
+        return [lo], 3
     step = 10 ** math.floor(math.log10((hi - lo) / 3))
     for m in (1, 2, 5, 10):
         if (hi - lo) / (step * m) <= 5:
             step *= m
             break
-    t = math.ceil(lo / step) * step
-    out = []
-    while t <= hi + 1e-12 * abs(hi):
-        out.append(t)
-        t += step
-    return out
+    first = math.ceil(lo / step)
+    out = [(first + i) * step for i in range(int((hi - first * step) / step + 1e-9) + 1)]
+    return out, max(0, -math.floor(math.log10(step) + 1e-9))
 
 
 def panel_svg(title: str, curves: dict[str, Curve], styles: dict[str, tuple[str, str]], width: int = 420,
@@ -112,10 +110,11 @@ def panel_svg(title: str, curves: dict[str, Curve], styles: dict[str, tuple[str,
         return top + ph - (y - y0) / (y1 - y0) * ph
 
     svg.append(f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="none" stroke="#bbb"/>')
-    for t in _ticks(y0, y1):
+    yt, dec = _ticks(y0, y1)
+    for t in yt:
         svg.append(f'<line x1="{left}" x2="{left + pw}" y1="{sy(t):.1f}" y2="{sy(t):.1f}" stroke="#eee"/>'
-                   f'<text x="{left - 4}" y="{sy(t) + 4:.1f}" text-anchor="end">{t:.3g}</text>')
-    for t in _ticks(x0, x1):
+                   f'<text x="{left - 4}" y="{sy(t) + 4:.1f}" text-anchor="end">{t:.{dec}f}</text>')
+    for t in _ticks(x0, x1)[0]:
         svg.append(f'<text x="{sx(t):.1f}" y="{top + ph + 13}" text-anchor="middle">{t:.0f}</text>')
     svg.append(f'<text x="{left + pw}" y="{top + ph + 26}" text-anchor="end">step</text>')
     for n in names:

@@ -133,12 +133,15 @@ def test_loss_curves_every_term_has_its_own_colour_and_dash(full_report, loss_ru
 
 
 def test_smoothing_is_an_ema_and_panels_split_families():
-    from initbench.report.curves import ema, panels, term_styles
+    from initbench.report.curves import ema, panel_svg, panels, term_styles
 
     assert ema([0.0, 3.0, 3.0], 2) == pytest.approx([0.0, 2.0, 2.6666666666])
     p = dict(panels(["gen/total", "dis/total", "gen/cyc_g", "gen/cyc_o", "gen/x_g", "dis/d_g"]))
     assert p["totals"] == ["gen/total", "dis/total"] and p["gen/cyc*"] == ["gen/cyc_g", "gen/cyc_o"]
     assert p["gen: other"] == ["gen/x_g"] and p["dis: other"] == ["dis/d_g"]
+    svg = panel_svg("gan", {"a": [(1, 3.978), (12, 4.001)]}, {"a": ("#000", "")})
+    ticks = re.findall(r'text-anchor="end">([-0-9.]+)</text>', svg)
+    assert len(ticks) >= 3 and len(set(ticks)) == len(ticks)  # a narrow range still gets distinct labels
     names = [f"t{i}" for i in range(40)]
     assert len(set(term_styles(names).values())) == 40
 
