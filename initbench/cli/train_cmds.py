@@ -78,6 +78,9 @@ def _registry(what: str) -> Callable[[], list[str]]:
 @click.option("--resume", is_flag=True, help="Continue the run in --out where its checkpoint stopped, with its stored settings "
               "(options given now override them; --data must hold the same training images)")
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--split-rule", default=None, type=click.Choice(["v1", "drives"]),
+              help="Which frames are train: v1 (the release's rule, default) or drives (mini-INIT v2: the test drives "
+              "of protocol paired-v1 stay out of training)")
 @click.option("--batch-size", type=int, default=None)
 @click.option("--num-workers", type=int, default=None)
 @click.option("--log-every", type=int, default=None)
@@ -92,13 +95,14 @@ def _registry(what: str) -> Callable[[], list[str]]:
 @skip_invalid_option
 @handle_errors(interrupt_hint=lambda p: _resume_hint(p["out"]))
 @show_invalid
-def train_cmd(method, data, task, preset, out, variant, max_steps, resume, seed, batch_size, num_workers, log_every,
+def train_cmd(method, data, task, preset, out, variant, max_steps, resume, seed, split_rule, batch_size, num_workers, log_every,
               sample_every, checkpoint_every, ema, amp, device, threads, sets, json_out, skip_invalid):
     """Train a method on domain pairs; writes RUN/checkpoint.pt, config.json, losses.csv, samples/."""
     from initbench.training.config import preset_config, resume_config
     from initbench.training.trainer import train
 
     values = dict(method=method, data=data, task=task, preset=preset, variant=variant, max_steps=max_steps, seed=seed,
+                  split_rule=split_rule,
                   batch_size=batch_size, num_workers=num_workers, log_every=log_every, sample_every=sample_every,
                   checkpoint_every=checkpoint_every, ema_decay=ema, amp=amp, device=device, threads=threads,
                   method_overrides=_parse_sets(sets) if sets else None, skip_invalid=skip_invalid)

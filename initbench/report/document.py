@@ -163,7 +163,7 @@ def facts_html(results) -> str:
 def build_report(paths, opts: ReportOptions, progress: Progress | None = None) -> tuple[str, dict]:
     """``(html, summary)`` for the results files ``paths``. Raises DataFormatError naming a bad file."""
     from initbench.report import curves, grids, style_space
-    from initbench.report.translations import CheckpointFinder, FloorFinder, Sources
+    from initbench.report.translations import CheckpointFinder, FloorFinder, PretrainedFinder, Sources
 
     def note(stage: str, done: int, total: int) -> None:
         if progress is not None:
@@ -178,7 +178,7 @@ def build_report(paths, opts: ReportOptions, progress: Progress | None = None) -
             raise UsageError(f"--run {run}: expected a training run folder with losses.csv; found none there")
     first_split = results[0].doc.get("data", {}).get("split", "v1")
     sources = Sources([CheckpointFinder({m: Path(p) for m, p in opts.ckpts.items()}, opts.device),
-                       FloorFinder(opts.data, split=first_split)])
+                       PretrainedFinder(opts.device), FloorFinder(opts.data, split=first_split)])
     summary: dict = {"results": [], "sections": [], "grids": [], "loss_runs": [], "style_space": []}
     body = [f"<h1>initbench report</h1><p class=\"note\">{len(results)} results file(s); intervals: {opts.level:.0%} "
             f"percentile bootstrap of the mean over inputs ({opts.n_resamples} resamples, seed {opts.seed}); over seeds: "
@@ -228,7 +228,7 @@ def build_report(paths, opts: ReportOptions, progress: Progress | None = None) -
                     f"own style encoders, PCA to 2-D (squares: the second domain). Left: by domain; right: by the "
                     f"recorded latent <code>{_esc(opts.factor)}</code> of the frame (objects: of their frame).</p>")
         for i, src in enumerate(models):
-            body.append(f"<h3>{_esc(src.method)}</h3>")
+            body.append(f"<h3>{_esc(src.name)}</h3>")
             if opts.data is None:
                 body.append('<p class="note">no --data given: the style codes need real images</p>')
                 continue

@@ -101,7 +101,7 @@ def section_grid(section: Section, sources: Sources, root: str | Path | None, *,
     if missing:
         grid.note = f"--data {root}: {missing[0]} (an input of {first.path.name}) is not there; is it the tree the results were computed on?"
         return grid
-    methods = list(dict.fromkeys(r.method for r in section.results))
+    methods = list(dict.fromkeys(r.subject for r in section.results))
     found = {m: sources.find(m, section.task) for m in methods}
     truth_seen = False
     for i, key in enumerate(keys):

@@ -40,9 +40,15 @@ class LoadedResult:
         return self.doc["protocol"]
 
     @property
+    def subject(self) -> str:
+        """What was scored: the bundled model's name (``--pretrained``) when the result records one, else the method.
+        Results of one subject from different checkpoints are seeds of it; a grid shows each subject once."""
+        return (self.doc.get("pretrained") or {}).get("name") or self.method
+
+    @property
     def label(self) -> str:
-        """``method`` and the file's name: the row label of tables."""
-        return f"{self.method} ({self.path.name})"
+        """``subject`` and the file's name: the row label of tables."""
+        return f"{self.subject} ({self.path.name})"
 
     @property
     def input_keys(self) -> list[str]:
@@ -62,10 +68,10 @@ class Section:
         return f"{self.task} · protocol {self.protocol}"
 
     def seed_groups(self) -> dict[str, list[LoadedResult]]:
-        """``{method: results}`` for methods with two or more results from different checkpoints (seeds)."""
+        """``{subject: results}`` for subjects with two or more results from different checkpoints (seeds)."""
         by: dict[str, list[LoadedResult]] = {}
         for r in self.results:
-            by.setdefault(r.method, []).append(r)
+            by.setdefault(r.subject, []).append(r)
         out = {}
         for m, rs in by.items():
             ids = {r.doc.get("checkpoint_sha256") or r.doc.get("weights_sha256") or str(r.path) for r in rs}

@@ -30,6 +30,11 @@ class ModelSource:
     translator: object
     description: str
     train_config: dict = field(default_factory=dict)
+    #: What the report calls it (a bundled model's name, or the method).
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        self.name = self.name or self.method
 
     def direction(self, task: str) -> str:
         """``a2b`` for the model's task, ``b2a`` for its reverse; UsageError for any other task."""
@@ -80,21 +85,48 @@ class CheckpointFinder:
         self._loaded: dict[str, ModelSource] = {}
 
     def find(self, method: str, task: str) -> tuple[ModelSource | None, str]:
+        """``method``: a method name, or another name results are known by (a bundled model's)."""
         if method not in self.ckpts:
             return None, f"no --ckpt {method}=PATH given"
         if method not in self._loaded:
+            from initbench.methods.base import method_names
             from initbench.training.checkpoints import build_from_checkpoint, load_checkpoint
 
             path = self.ckpts[method]
             blob = load_checkpoint(path, option=f"--ckpt {method}=")
-            if blob.get("method") != method:
+            if method in method_names() and blob.get("method") != method:
                 raise UsageError(f"--ckpt {method}={path}: the checkpoint is a {blob.get('method')!r} model, not {method!r}")
             model = build_from_checkpoint(blob, path=str(path))
             tc = blob.get("train_config") or {}
             model.task = tc.get("task")
-            self._loaded[method] = ModelSource(method, model.to(self.device).eval(), f"checkpoint {path} "
-                                               f"(step {blob.get('step')}, trained for {model.task})", dict(tc))
+            self._loaded[method] = ModelSource(blob.get("method"), model.to(self.device).eval(), f"checkpoint {path} "
+                                               f"(step {blob.get('step')}, trained for {model.task})", dict(tc), name=method)
         return self._loaded[method], ""
+
+
+class PretrainedFinder:
+    """Bundled reference models (``initbench pretrained``), found by the name their results record."""
+
+    def __init__(self, device: str = "cpu"):
+        self.device = device
+        self._loaded: dict[str, ModelSource] = {}
+
+    def find(self, name: str, task: str) -> tuple[ModelSource | None, str]:
+        from initbench.pretrained import catalogue_entries, resolve_pretrained
+
+        if name not in {e["name"] for e in catalogue_entries()}:
+            return None, ""
+        if name not in self._loaded:
+            from initbench.training.checkpoints import build_from_checkpoint, load_checkpoint
+
+            pm = resolve_pretrained(name)
+            blob = load_checkpoint(pm.path, option=f"--pretrained {name}")
+            model = build_from_checkpoint(blob, path=str(pm.path))
+            tc = blob.get("train_config") or {}
+            model.task = tc.get("task")
+            self._loaded[name] = ModelSource(pm.method, model.to(self.device).eval(),
+                                             f"bundled model {name} (sha256 {pm.sha256[:12]})", dict(tc), name=name)
+        return self._loaded[name], ""
 
 
 class FloorFinder:

@@ -15,6 +15,10 @@ from typing import Any
 from initbench.errors import UsageError
 
 
+#: Split rules a run can train on (``initbench.dataset.split``).
+SPLIT_RULES = ("v1", "drives")
+
+
 @dataclass
 class TrainConfig:
     method: str = "init"
@@ -32,6 +36,9 @@ class TrainConfig:
     crop_size: int = 32
     max_crops: int = 8
     split: str = "train"
+    #: The split rule that decides which frames are ``train``: ``v1`` (the release's temporal blocks) or ``drives``
+    #: (mini-INIT v2's whole held-out drives, the test frames of protocol paired-v1: train on v2 with this one).
+    split_rule: str = "v1"
     #: Leave out images with annotation errors (listed in config.json "data") instead of refusing the copy.
     skip_invalid: bool = False
     num_workers: int = 0
@@ -60,6 +67,8 @@ class TrainConfig:
             raise UsageError(f"--max-steps: expected a non-negative number; got {self.max_steps}")
         if self.batch_size < 1:
             raise UsageError(f"--batch-size: expected at least 1; got {self.batch_size}")
+        if self.split_rule not in SPLIT_RULES:
+            raise UsageError(f"--split-rule: expected one of {', '.join(SPLIT_RULES)}; got {self.split_rule!r}")
         if self.amp not in ("auto", "off", "bf16", "fp16"):
             raise UsageError(f"--amp: expected auto, off, bf16 or fp16; got {self.amp!r}")
         if not 0.0 <= self.ema_decay < 1.0:
@@ -90,7 +99,7 @@ TRAIN_PRESETS: dict[str, dict[str, Any]] = {
     # - max_steps 5000: the sweep scores stages 1k..5k; see the JSON for where each method passes the floors.
     # The methods' ``small`` configs (widths 16: width 8, the tiny preset, stays a smudge; lr 2e-4) are in
     # their modules.
-    "small": dict(batch_size=1, image_size=160, crop=64, crop_size=32, max_crops=4, max_steps=5000,
+    "small": dict(batch_size=1, image_size=160, crop=64, crop_size=32, max_crops=4, max_steps=5000, ema_decay=0.999,
                   log_every=10, sample_every=1000, checkpoint_every=500, num_workers=0),
     "paper": dict(batch_size=1, image_size=360, crop=[360, 568], crop_size=120, max_crops=8, max_steps=1_000_000,
                   log_every=100, sample_every=10_000, checkpoint_every=10_000, num_workers=4),

@@ -38,14 +38,16 @@ class ResumableSampler(DistributedSampler):
 def build_dataset(cfg, model) -> Dataset:
     """The paired-domain dataset for a run: :class:`UnalignedPairs` with instance crops / half-scale views when the
     model asks for them (``model.needs_crops``, ``model.needs_half_scale``)."""
-    from initbench.dataset.loaders import UnalignedPairs
+    from initbench.dataset.loaders import UnalignedPairs, split_for_root
 
     if not cfg.data:
         raise UsageError("--data: expected the root of an INIT copy (holds sunny/, night/, ...)")
+    rule = getattr(cfg, "split_rule", "v1")
     return UnalignedPairs(
         cfg.data,
         task=cfg.task,
         split=cfg.split,
+        split_map=None if rule == "v1" or cfg.split == "all" else split_for_root(cfg.data, rule),
         size=cfg.image_size,
         crop=tuple(cfg.crop) if isinstance(cfg.crop, list) else cfg.crop,
         seed=cfg.seed,

@@ -33,3 +33,28 @@ def test_small_preset_trains_on_crops_and_translates_whole_frames(method, v2_nat
         style = model.sample_style(1, generator=g) if model.is_multimodal else None
         y = model.decode(model.encode(x, direction="a2b"), direction="a2b", style=style)
     assert y.shape == x.shape and torch.isfinite(y).all()
+
+
+@pytest.mark.parametrize("rule", ["v1", "drives"])
+def test_a_run_trains_on_the_train_side_of_its_split_rule(rule, mini_init_v2_root, tmp_path):
+    """mini-INIT v2 is scored on the test drives (paired-v1): with ``split_rule="drives"`` none of them is trained on."""
+    from initbench.dataset.loaders import split_for_root
+    from initbench.training.config import preset_config
+    from initbench.training.data import build_dataset
+    from initbench.methods.munit import MUNIT, munit_tiny
+
+    cfg = preset_config("tiny", method="munit", data=str(mini_init_v2_root), out=str(tmp_path), split_rule=rule)
+    ds = build_dataset(cfg, MUNIT(munit_tiny()))
+    keys = set(ds.a.keys) | set(ds.b.keys)
+    sides = split_for_root(mini_init_v2_root, rule)
+    assert keys and {sides[k] for k in keys} == {"train"}
+    drives_test = {k for k, s in split_for_root(mini_init_v2_root, "drives").items() if s == "test"}
+    assert (keys & drives_test == set()) == (rule == "drives")
+
+
+def test_an_unknown_split_rule_is_refused():
+    from initbench.errors import UsageError
+    from initbench.training.config import preset_config
+
+    with pytest.raises(UsageError, match="--split-rule: expected one of v1, drives; got 'paper'"):
+        preset_config("tiny", split_rule="paper")
