@@ -7,7 +7,8 @@ Usage (from the repository root, after ``initbench synth DATA --paired`` and the
     python benchmarks/recipe_sweep.py --data DATA --classifier clf.pt --object-classifier obj.pt \
         --work WORK --arms benchmarks/recipe_arms.json --out benchmarks/results/recipe_sweep.json
 
-``recipe_arms.json`` is a list of ``{"name", "method", "stages": [steps...], "set": {FIELD: VALUE}}``. An arm
+``recipe_arms.json`` is a list of ``{"name", "method", "stages": [steps...], "set": {FIELD: VALUE}, "train_args":
+[...]}`` (``train_args`` default ``["--split-rule", "drives"]``: the test drives stay out of training). An arm
 trains with ``initbench train --preset small`` (one CPU thread) to its first stage, then continues with
 ``--resume --max-steps S`` to each next stage, keeping ``ckpt_<S>.pt``; the trainer resumes exactly, so the
 stage checkpoints are those of one uninterrupted run. Each stage checkpoint is evaluated with
@@ -51,6 +52,7 @@ def train_stage(arm: dict, run: Path, steps: int, data: str, log_file: Path) -> 
     else:
         cmd = _cli("train", "--method", arm["method"], "--data", data, "--task", "sunny2night", "--preset", "small",
                    "--out", str(run), "--max-steps", str(steps), "--threads", "1", "--device", "cpu",
+                   *arm.get("train_args", ["--split-rule", "drives"]),
                    *[a for k, v in arm.get("set", {}).items() for a in ("--set", f"{k}={json.dumps(v)}")])
     load_before = os.getloadavg()[0]
     t0 = time.perf_counter()
@@ -76,6 +78,39 @@ def evaluate(method: str, ckpt: Path | None, out: Path, args) -> dict:
     return {k: res["metrics"].get(k) for k in HEADLINE}
 
 
+def stage_grid(arm: dict, run: Path, data: str, out: Path, n_inputs: int = 3) -> None:
+    """A PNG per arm: a row per sunny test input with ground truth: the input, the night truth, then the first
+    style sample of each stage's checkpoint (style seed = the input's index, as the evaluator draws it)."""
+    import torch
+    from PIL import Image
+
+    from initbench.evaluation.images import domain_keys, load_image, split_of_root
+    from initbench.report.figures import to_uint8_hwc
+    from initbench.training.checkpoints import load_translator
+
+    root = Path(data)
+    keys = [k for k in domain_keys(split_of_root(root, "drives"), "sunny", "test")
+            if (root / "ground_truth" / "sunny2night" / k.split("/", 1)[1]).is_file()][:n_inputs]
+    models = [load_translator(run / f"ckpt_{s}.pt") for s in arm["stages"]]
+    rows = []
+    with torch.inference_mode():
+        for i, key in enumerate(keys):
+            x = load_image(root / key, None)
+            row = [x, load_image(root / "ground_truth" / "sunny2night" / key.split("/", 1)[1], None)]
+            for m in models:
+                c = m.encode(x[None], direction="a2b")
+                style = m.sample_style(1, generator=torch.Generator().manual_seed(i)) if m.is_multimodal else None
+                row.append(m.decode(c, direction="a2b", style=style)[0].clamp(-1, 1))
+            rows.append([Image.fromarray(to_uint8_hwc(t)) for t in row])
+    w, h = rows[0][0].size
+    sheet = Image.new("RGB", (len(rows[0]) * (w + 2), len(rows) * (h + 2)), "white")
+    for r, row in enumerate(rows):
+        for c, im in enumerate(row):
+            sheet.paste(im, (c * (w + 2), r * (h + 2)))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    sheet.save(out)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data", required=True)
@@ -84,6 +119,7 @@ def main() -> None:
     p.add_argument("--work", required=True)
     p.add_argument("--arms", required=True)
     p.add_argument("--out", required=True)
+    p.add_argument("--grids", default=None, help="Folder for one PNG per arm: input, truth, then each stage's output")
     args = p.parse_args()
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
@@ -95,11 +131,14 @@ def main() -> None:
         for steps in arm["stages"]:
             rec = train_stage(arm, run, steps, args.data, work / f"{arm['name']}.log")
             metrics = evaluate(arm["method"], run / f"ckpt_{steps}.pt", run / f"paired_{steps}.json", args)
-            rows.append({"arm": arm["name"], "method": arm["method"], "set": arm.get("set", {}), **rec,
+            rows.append({"arm": arm["name"], "method": arm["method"], "set": arm.get("set", {}),
+                         "train_args": arm.get("train_args", ["--split-rule", "drives"]), "note": arm.get("note"), **rec,
                          "seconds_per_step": round(rec["seconds"] / (steps - prev), 3), "metrics": metrics})
             prev = steps
             log(json.dumps({"arm": arm["name"], "steps": steps, "s/step": rows[-1]["seconds_per_step"],
                             **{k: round(v, 4) for k, v in metrics.items() if isinstance(v, float)}}))
+        if args.grids:
+            stage_grid(arm, run, args.data, Path(args.grids) / f"{arm['name']}.png")
     doc = {"benchmark": "recipe_sweep", "preset": "small", "task": "sunny2night", "protocol": "paired-v1",
            "machine": machine(threads_per_run=1, load_average_end=[round(v, 2) for v in os.getloadavg()]),
            "floors": floors, "arms": rows}

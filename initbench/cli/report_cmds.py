@@ -14,6 +14,9 @@ from initbench.cli.common import err_console, handle_errors, json_option, write_
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="The HTML file to write (atomically).")
 @click.option("--ckpt", "ckpts", multiple=True, metavar="METHOD=PATH",
               help="A native checkpoint per method, for the grids and the style-space figure (repeatable).")
+@click.option("--pretrained", "pretrained", multiple=True, metavar="NAME",
+              help="A bundled model (initbench pretrained) for the grids and the style-space figure (repeatable); "
+              "results made with --pretrained NAME find theirs without it.")
 @click.option("--data", type=click.Path(file_okay=False, exists=True), default=None,
               help="The dataset tree the results were computed on (inputs, ground_truth/, latents.jsonl).")
 @click.option("--run", "runs", multiple=True, type=click.Path(file_okay=False, exists=True),
@@ -28,7 +31,7 @@ from initbench.cli.common import err_console, handle_errors, json_option, write_
 @click.option("--device", default="cpu", show_default=True)
 @json_option("a summary (files, intervals, grids, figures)")
 @handle_errors
-def report(results, out, ckpts, data, runs, grid_inputs, grid_styles, factor, style_images, seed, resamples, device,
+def report(results, out, ckpts, pretrained, data, runs, grid_inputs, grid_styles, factor, style_images, seed, resamples, device,
            json_out) -> None:
     """Write one self-contained HTML report for RESULTS files (protocols v1 and paired-v1): tables per metric
     with 95 % bootstrap intervals over inputs (and over seeds), per-region and per-class tables, grids of
@@ -36,7 +39,12 @@ def report(results, out, ckpts, data, runs, grid_inputs, grid_styles, factor, st
     from initbench.report.document import ReportOptions, write_report
     from initbench.report.translations import parse_ckpt_options
 
-    opts = ReportOptions(ckpts=parse_ckpt_options(ckpts), data=data, runs=list(runs), grid_inputs=grid_inputs,
+    from initbench.pretrained import resolve_pretrained
+
+    models = parse_ckpt_options(ckpts)
+    for name in pretrained:  # keyed by its name, as results made with --pretrained NAME call it
+        models[name] = resolve_pretrained(name).path
+    opts = ReportOptions(ckpts=models, data=data, runs=list(runs), grid_inputs=grid_inputs,
                          grid_styles=grid_styles, seed=seed, n_resamples=resamples, factor=factor,
                          style_images=style_images, device=device)
     bars = Progress(TextColumn("{task.description:<22}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),

@@ -104,3 +104,24 @@ def test_the_bundler_command(trained_run, models_dir):
                                     "`initbench train --json`)")
     helped = subprocess.run([sys.executable, "-m", "initbench.pretrained.bundle", "--help"], capture_output=True, text=True)
     assert helped.returncode == 0 and "python -m initbench.pretrained.bundle" in helped.stdout
+
+
+def test_report_finds_a_bundled_model_by_name(models_dir, mini_init_v2_root, trained_run, tmp_path):
+    """Results made with --pretrained NAME are rows of NAME, and their grids and style space come from the bundled
+    file; --pretrained also adds a model to the report; an unknown name is refused before any work."""
+    res = tmp_path / "r.json"
+    ev = CliRunner().invoke(main, ["evaluate", "--method", "init", "--pretrained", NAME, "--data", str(mini_init_v2_root),
+                                   "--task", "sunny2night", *SMALL_EVAL, "--out", str(res)])
+    assert ev.exit_code == 0, ev.output
+    out = tmp_path / "r.html"
+    r = CliRunner().invoke(main, ["report", str(res), "--pretrained", NAME, "--data", str(mini_init_v2_root),
+                                  "--grid-inputs", "1", "--grid-styles", "1", "--style-images", "3", "--out", str(out),
+                                  "--json", "-"])
+    assert r.exit_code == 0, r.output
+    html = out.read_text()
+    assert f"{NAME} (r.json)" in html and f"<h3>{NAME}</h3>" in html
+    assert "no translations" not in html
+    bad = CliRunner().invoke(main, ["report", str(res), "--pretrained", "mini-init-v2/sunny2night/nope", "--out",
+                                    str(tmp_path / "bad.html")])
+    assert bad.exit_code == 2 and "available are: mini-init-v2/sunny2night/init" in bad.output
+    assert not (tmp_path / "bad.html").exists()
