@@ -114,7 +114,7 @@ def build_result(P: Protocol, task: str, subject: Subject, scores: Scores, score
         "versions": versions(),
         "device": device_info(device),
         **({} if world_size is None else {"world_size": world_size}),
-        "precision": PRECISION,
+        "precision": PRECISION if scorers.inference is None else f"{PRECISION}; {scorers.inference}",
         "batch_sizes": batch_sizes,
         "timings": {k: round(v, 4) for k, v in timings.items()},
     }

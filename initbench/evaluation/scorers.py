@@ -14,6 +14,7 @@ import torch
 
 from initbench.errors import WeightsMissingError
 from initbench.evaluation.classifier import load_classifier
+from initbench.evaluation.fast_inference import speed_up
 from initbench.evaluation.fid_kid import DEFAULT_EXTRACTOR, FeatureStream
 from initbench.evaluation.lpips_diversity import LpipsScorer
 
@@ -23,7 +24,8 @@ class Scorers:
 
     ``classifier``: a classifier file (None: IS/CIS are skipped, with the reason); ``fid``: whether
     FID/KID are wanted (weights missing offline: skipped, with the reason, not an error).
-    ``lpips_backbone``/``lpips_seed`` are kept for the result's seeds and conformance.
+    ``lpips_backbone``/``lpips_seed`` are kept for the result's seeds and conformance. ``inference``: how the
+    classifier runs when :mod:`initbench.evaluation.fast_inference` changed it (None: as loaded).
     """
 
     def __init__(self, *, classifier=None, lpips_backbone: str = "pretrained", lpips_seed: int = 0,
@@ -36,11 +38,13 @@ class Scorers:
         self.fingerprint.update(self.lpips.fingerprint)
         self.classifier = None
         self.classifier_info: dict | None = None  # arch, init, recipe: what conformance reads
+        self.inference: str | None = None
         if classifier is None:
             self.skipped["is_cis"] = "no --classifier given"
             self.fingerprint["classifier"] = None
         else:
-            self.classifier, info = load_classifier(classifier, device)
+            clf, info = load_classifier(classifier, device)
+            self.classifier, self.inference = speed_up(clf, device)
             self.classifier_info = info
             self.fingerprint["classifier"] = info["sha256"]
             self.fingerprint["classifier_arch"] = info["arch"]
