@@ -4,6 +4,7 @@ under ``torchrun``, the images are shared by the processes."""
 from __future__ import annotations
 
 import click
+from rich.markup import escape
 
 from initbench.cli.common import console, err_console, handle_errors, json_option, write_json
 from initbench.cli.train_cmds import RegistryChoice, _registry
@@ -78,7 +79,7 @@ def translate_dataset_cmd(method, ckpt, coco, images, data, split, split_rule, d
         if not isinstance(failed, sharding.RankFailed):
             raise
         if shard.is_main:
-            err_console.print(f"[bold red]error:[/] {failed}", highlight=False, markup=True, soft_wrap=True)
+            err_console.print(f"[bold red]error:[/] {escape(str(failed))}", highlight=False, markup=True, soft_wrap=True)
         sharding.settle(shard, failed)
         raise SystemExit(failed.exit_code) from None
     finally:
