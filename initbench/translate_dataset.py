@@ -77,6 +77,7 @@ class DatasetPlan:
     categories: list[dict]
     source: dict
     missing: list[str] = field(default_factory=list)
+    skip_missing: bool = False
 
 
 def plan_from_coco(annotations: str | os.PathLike, images_dir: str | os.PathLike, skip_missing: bool = False) -> DatasetPlan:
@@ -84,8 +85,9 @@ def plan_from_coco(annotations: str | os.PathLike, images_dir: str | os.PathLike
     coco = read_coco(annotations, images_dir, skip_missing=skip_missing)
     if not coco.images:
         raise UsageError(f"--coco: expected at least one image to translate; {annotations} lists none")
-    source = {"coco": os.path.abspath(annotations), "images": os.path.abspath(images_dir), "skip_missing": bool(skip_missing)}
-    return DatasetPlan(images=coco.images, categories=coco.categories, source=source, missing=coco.missing)
+    source = {"coco": os.path.abspath(annotations), "images": os.path.abspath(images_dir)}
+    return DatasetPlan(images=coco.images, categories=coco.categories, source=source, missing=coco.missing,
+                       skip_missing=bool(skip_missing))
 
 
 def plan_from_data(root: str | os.PathLike, domain: str, split: str = "all", split_rule: str = "v1") -> DatasetPlan:
@@ -146,10 +148,11 @@ def check_plan(plan: DatasetPlan, size: int | None, multiple: int) -> list[tuple
 
 def settings_of(translator, checkpoint: str | os.PathLike, plan: DatasetPlan, *, num_styles: int, seed: int,
                 direction: str, task: str | None, size: int | None) -> dict:
-    """What decides every output's pixels and names (compared on a rerun; recorded in ``info``)."""
+    """What decides every output's pixels and names (compared on a rerun), and ``skip_missing`` (recorded, not compared:
+    it changes which images are in the copy, never how one is written). All go into ``info``."""
     return {"method": translator.name, "checkpoint_sha256": sha256_file(checkpoint), "model_task": translator.task,
             "direction": direction, "task": task, "num_styles": num_styles, "seed": seed, "size": size,
-            "source": plan.source}
+            "source": plan.source, "skip_missing": plan.skip_missing}
 
 
 #: The option that changes each setting (named when a rerun's settings differ).
