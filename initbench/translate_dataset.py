@@ -14,7 +14,7 @@ split rule). Under ``OUT``:
   and ``style_seed``; the source's boxes, scaled by the image's own factors (new width / old width, new
   height / old height; areas by their product, coordinates then rounded to 1/10,000 px), with their
   category and ``iscrowd``; the source's categories; ``info``: the settings, the source, what was left
-  out (``skipped_missing``) and ``world_size``. ``file_name`` is relative to ``OUT/images``, so the copy
+  out (``skipped_missing``; with ``--data --skip-invalid``, ``skipped_invalid``) and ``world_size``. ``file_name`` is relative to ``OUT/images``, so the copy
   can be read back with ``--coco OUT/annotations.json --images OUT/images``;
 - ``translate-dataset.json``: the settings. A rerun with other settings is refused.
 
@@ -78,6 +78,9 @@ class DatasetPlan:
     source: dict
     missing: list[str] = field(default_factory=list)
     skip_missing: bool = False
+    #: --data: what ``skip_invalid`` left out (:meth:`~initbench.dataset.index.ReleaseIndex.drop_report`), else None
+    invalid: dict | None = None
+    skip_invalid: bool = False
 
 
 def plan_from_coco(annotations: str | os.PathLike, images_dir: str | os.PathLike, skip_missing: bool = False) -> DatasetPlan:
@@ -90,9 +93,11 @@ def plan_from_coco(annotations: str | os.PathLike, images_dir: str | os.PathLike
                        skip_missing=bool(skip_missing))
 
 
-def plan_from_data(root: str | os.PathLike, domain: str, split: str = "all", split_rule: str = "v1") -> DatasetPlan:
+def plan_from_data(root: str | os.PathLike, domain: str, split: str = "all", split_rule: str = "v1",
+                   skip_invalid: bool = False) -> DatasetPlan:
     """The images of ``domain`` on side ``split`` (train, test, gap, all) of split rule ``split_rule`` (v1 or
-    drives) of an INIT copy, read and checked by the release index (annotation errors: InvalidDataError)."""
+    drives) of an INIT copy, read and checked by the release index (annotation errors: InvalidDataError, unless
+    ``skip_invalid``: the images concerned are left out and recorded)."""
     from initbench.dataset.export import coco_dict, select_images
     from initbench.dataset.index import index_root
     from initbench.dataset.release import check_domain
@@ -100,13 +105,14 @@ def plan_from_data(root: str | os.PathLike, domain: str, split: str = "all", spl
     check_domain(domain, "--domain")
     if split_rule not in ("v1", "drives"):
         raise UsageError(f"--split-rule: expected v1 or drives; got {split_rule!r}")
-    index = index_root(root, check_images=True)
+    index = index_root(root, skip_invalid=skip_invalid, check_images=True)
     selected = select_images(root, split, [domain], index=index, split_rule=split_rule)
     if not selected:
         raise UsageError(f"--data: expected {domain} images on the {split} side of split {split_rule} under {root}; found none")
     coco = parse_coco(coco_dict(selected), str(root), root, check_files=False)  # the index has just checked the files
     source = {"data": os.path.abspath(root), "domain": domain, "split": split, "split_rule": split_rule}
-    return DatasetPlan(images=coco.images, categories=coco.categories, source=source)
+    return DatasetPlan(images=coco.images, categories=coco.categories, source=source, invalid=index.drop_report(),
+                       skip_invalid=bool(skip_invalid))
 
 
 def style_seed(seed: int, file_name: str, k: int) -> int:
@@ -148,11 +154,11 @@ def check_plan(plan: DatasetPlan, size: int | None, multiple: int) -> list[tuple
 
 def settings_of(translator, checkpoint: str | os.PathLike, plan: DatasetPlan, *, num_styles: int, seed: int,
                 direction: str, task: str | None, size: int | None) -> dict:
-    """What decides every output's pixels and names (compared on a rerun), and ``skip_missing`` (recorded, not compared:
-    it changes which images are in the copy, never how one is written). All go into ``info``."""
+    """What decides every output's pixels and names (compared on a rerun), and ``skip_missing``/``skip_invalid``
+    (recorded, not compared: they change which images are in the copy, never how one is written). All go into ``info``."""
     return {"method": translator.name, "checkpoint_sha256": sha256_file(checkpoint), "model_task": translator.task,
             "direction": direction, "task": task, "num_styles": num_styles, "seed": seed, "size": size,
-            "source": plan.source, "skip_missing": plan.skip_missing}
+            "source": plan.source, "skip_missing": plan.skip_missing, "skip_invalid": plan.skip_invalid}
 
 
 #: The option that changes each setting (named when a rerun's settings differ).
@@ -221,7 +227,8 @@ def translate_dataset(translator, checkpoint: str | os.PathLike, plan: DatasetPl
                       progress: Progress | None = None) -> dict | None:
     """Translate every image of ``plan`` into ``out`` (see the module docstring); returns, on rank 0, the summary:
     ``out``, ``annotations``, ``images`` (source), ``outputs``, ``written`` (files this run), ``reused`` (images
-    already done), ``skipped_missing``, ``world_size``, ``seconds``; None on the other ranks."""
+    already done), ``skipped_missing`` (a count), ``skipped_invalid`` (the skipped errors), ``world_size``,
+    ``seconds``; None on the other ranks."""
     start = time.perf_counter()
     check_options(translator, num_styles, size)
     if num_styles > 1 and not translator.is_multimodal:
@@ -256,7 +263,8 @@ def translate_dataset(translator, checkpoint: str | os.PathLike, plan: DatasetPl
     return {"out": str(out), "annotations": str(out / ANNOTATIONS_NAME), "images": len(plan.images),
             "outputs": len(doc["images"]), "boxes": len(doc["annotations"]),
             "written": sum(p["written"] for p in parts), "reused": sum(p["reused"] for p in parts),
-            "skipped_missing": len(plan.missing), "world_size": shard.world_size,
+            "skipped_missing": len(plan.missing), "skipped_invalid": (plan.invalid or {}).get("dropped", []),
+            "world_size": shard.world_size,
             "seconds": round(time.perf_counter() - start, 3)}
 
 
@@ -285,7 +293,8 @@ def translated_coco(plan: DatasetPlan, settings: dict, sizes: list[tuple[int, in
     info = {"description": "a translated copy written by initbench translate-dataset", "initbench_version": __version__,
             **settings, "style_seed_rule": STYLE_SEED_RULE if multimodal else None,
             "source_images": len(plan.images) + len(plan.missing), "translated_images": len(plan.images),
-            "skipped_missing": {"count": len(plan.missing), "file_names": list(plan.missing)}, "world_size": world_size}
+            "skipped_missing": {"count": len(plan.missing), "file_names": list(plan.missing)},
+            **({"skipped_invalid": plan.invalid} if plan.invalid is not None else {}), "world_size": world_size}
     return {"info": info, "images": images, "annotations": anns, "categories": plan.categories}
 
 

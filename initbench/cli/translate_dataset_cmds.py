@@ -7,6 +7,7 @@ import click
 from rich.markup import escape
 
 from initbench.cli.common import console, err_console, handle_errors, json_option, write_json
+from initbench.cli.dataset_cmds import print_dropped, show_invalid, skip_invalid_option
 from initbench.cli.train_cmds import RegistryChoice, _registry
 from initbench.errors import UsageError
 
@@ -20,7 +21,7 @@ def _load_translator(method: str | None, ckpt: str | None, device: str):
     return resolve_translator(method, ckpt=ckpt, device=device), ckpt
 
 
-def _plan(coco, images, data, split, split_rule, domain, skip_missing):
+def _plan(coco, images, data, split, split_rule, domain, skip_missing, skip_invalid):
     from initbench.translate_dataset import plan_from_coco, plan_from_data
 
     if (coco is None) == (data is None):
@@ -30,12 +31,14 @@ def _plan(coco, images, data, split, split_rule, domain, skip_missing):
             raise UsageError("--images: required with --coco (the folder its file_name entries are relative to)")
         if domain is not None:
             raise UsageError("--domain: only with --data (a COCO file's images are translated as they are listed)")
+        if skip_invalid:
+            raise UsageError("--skip-invalid: only with --data (a COCO file's entries are checked one by one; see --skip-missing)")
         return plan_from_coco(coco, images, skip_missing=skip_missing)
     if images is not None or skip_missing:
         raise UsageError(f"{'--images' if images is not None else '--skip-missing'}: only with --coco")
     if domain is None:
         raise UsageError("--domain: required with --data (the domain whose images to translate)")
-    return plan_from_data(data, domain, split=split, split_rule=split_rule)
+    return plan_from_data(data, domain, split=split, split_rule=split_rule, skip_invalid=skip_invalid)
 
 
 @click.command("translate-dataset")
@@ -58,13 +61,15 @@ def _plan(coco, images, data, split, split_rule, domain, skip_missing):
 @click.option("--seed", type=int, default=0, show_default=True, help="Style seeds are derived from (seed, file name, k)")
 @click.option("--size", type=int, default=None, help="Resize to this short side first (boxes scaled; default: keep)")
 @click.option("--skip-missing", is_flag=True, help="With --coco: leave out images whose file is missing (counted in info)")
+@skip_invalid_option
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda (under torchrun: each rank's cuda:LOCAL_RANK)")
 @click.option("--dist-timeout", type=click.FloatRange(min=1), default=1800, show_default=True,
               help="Under torchrun: seconds a rank waits for the others before it stops with an error.")
 @json_option("the summary")
 @handle_errors(interrupt_hint=lambda p: f"finished images are kept; rerun the same command to resume into {p['out']}")
+@show_invalid
 def translate_dataset_cmd(method, ckpt, coco, images, data, split, split_rule, domain, out, direction, num_styles, seed,
-                          size, skip_missing, device, dist_timeout, json_out):
+                          size, skip_missing, skip_invalid, device, dist_timeout, json_out):
     """Translate every image of a detection dataset (K styles each) into OUT/images/ and write OUT/annotations.json
     (COCO) with the same boxes. A rerun resumes; under `torchrun --nproc-per-node N -m initbench translate-dataset ...`
     the images are shared by N processes and the output is byte for byte one process's (info.world_size aside)."""
@@ -73,7 +78,7 @@ def translate_dataset_cmd(method, ckpt, coco, images, data, split, split_rule, d
     shard, device = sharding.start(device, dist_timeout)
     try:
         summary = _run(shard, method, ckpt, coco, images, data, split, split_rule, domain, out, direction, num_styles,
-                       seed, size, skip_missing, device, json_out)
+                       seed, size, skip_missing, skip_invalid, device, json_out)
     except Exception as exc:  # under torchrun: every rank learns which rank failed and why
         failed = sharding.fail(shard, exc)
         if not isinstance(failed, sharding.RankFailed):
@@ -86,6 +91,7 @@ def translate_dataset_cmd(method, ckpt, coco, images, data, split, split_rule, d
         sharding.stop(shard)
     if summary is None:  # not rank 0
         return
+    print_dropped(summary["skipped_invalid"])
     if json_out:
         write_json(json_out, summary)
     missing = f"; {summary['skipped_missing']} missing image(s) left out (listed in info)" if summary["skipped_missing"] else ""
@@ -96,11 +102,11 @@ def translate_dataset_cmd(method, ckpt, coco, images, data, split, split_rule, d
 
 
 def _run(shard, method, ckpt, coco, images, data, split, split_rule, domain, out, direction, num_styles, seed, size,
-         skip_missing, device, json_out):
+         skip_missing, skip_invalid, device, json_out):
     from initbench.training.direction import resolve_direction
     from initbench.translate_dataset import direction_for_domain, translate_dataset
 
-    plan = _plan(coco, images, data, split, split_rule, domain, skip_missing)  # every check before the model loads
+    plan = _plan(coco, images, data, split, split_rule, domain, skip_missing, skip_invalid)  # every check before the model loads
     translator, checkpoint = _load_translator(method, ckpt, device)
     if domain is not None:
         direction = direction_for_domain(translator, domain, direction)

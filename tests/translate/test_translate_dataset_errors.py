@@ -125,3 +125,23 @@ def test_two_images_one_output_name(coco_doc, sunny_coco, td_cli, oneline, tmp_p
     stem = first["file_name"][: -len(".png")]
     assert msg == (f"error: --coco: image id 1 ({first['file_name']!r}) and image id 77 ({twin!r}) would both be written as "
                    f"{stem}_s0.png; expected file names that differ in more than their suffix")
+
+
+def test_data_with_an_annotation_error_is_refused_unless_skip_invalid(mini_init_root, td_cli, oneline, tmp_path):
+    import shutil
+
+    root = tmp_path / "init"
+    shutil.copytree(mini_init_root, root)
+    anno = root / "batch1_anno" / "sunny1.txt"
+    lines = anno.read_text().splitlines(keepends=True)
+    lines[5] = "3 0.0 15.0 90.0 30.0\n"  # the first image's first box, 90 px wide on a 64 px image
+    anno.write_text("".join(lines))
+    res = td_cli("--data", root, "--domain", "sunny", "--out", tmp_path / "o")
+    assert res.exit_code == 1 and not (tmp_path / "o").exists()
+    assert "box-outside-image" in res.stderr and f"{anno}:6" in oneline(res.stderr)
+    res = td_cli("--data", root, "--domain", "sunny", "--out", tmp_path / "o", "--skip-invalid", "--json", "-")
+    assert res.exit_code == 0, res.output
+    doc = json.loads((tmp_path / "o" / "annotations.json").read_text())
+    left_out = doc["info"]["skipped_invalid"]["images_left_out"]
+    assert len(left_out) == 1 and left_out[0].endswith("26_00001.png") and len(doc["images"]) == 11
+    assert doc["info"]["skip_invalid"] is True and json.loads(res.stdout)["skipped_invalid"][0]["rule"] == "box-outside-image"
