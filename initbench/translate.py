@@ -47,17 +47,23 @@ def list_inputs(path: str | os.PathLike) -> list[Path]:
     raise UsageError(f"--input: expected an image file or a folder; {p} does not exist")
 
 
-def read_input(path: Path, size: int | None, multiple: int) -> torch.Tensor:
-    """``3 x H x W`` float in [-1, 1]."""
+def decode_input(path: str | os.PathLike) -> torch.Tensor:
+    """A PNG or JPEG file as uint8 RGB ``3 x H x W``; DataFormatError naming the file when it cannot be decoded."""
     from torchvision.io import ImageReadMode, decode_image, read_file
-    from torchvision.transforms.v2.functional import center_crop, resize
 
     try:
         with warnings.catch_warnings():  # torchvision 0.29 flags its codecs as deprecated on every call
             warnings.simplefilter("ignore", DeprecationWarning)
-            img = decode_image(read_file(str(path)), mode=ImageReadMode.RGB)
+            return decode_image(read_file(str(path)), mode=ImageReadMode.RGB)
     except RuntimeError as exc:
         raise DataFormatError(f"cannot decode the image: {exc}", str(path)) from exc
+
+
+def read_input(path: Path, size: int | None, multiple: int) -> torch.Tensor:
+    """``3 x H x W`` float in [-1, 1]."""
+    from torchvision.transforms.v2.functional import center_crop, resize
+
+    img = decode_input(path)
     if size is not None:
         img = resize(img, [size], antialias=True)
     h, w = img.shape[-2:]

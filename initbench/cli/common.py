@@ -23,6 +23,7 @@ from typing import Any, Callable, Iterator, NoReturn, TextIO
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from initbench.errors import InitbenchError, UsageError
 from initbench.files import write_atomic
@@ -103,7 +104,8 @@ def handle_errors(fn: Callable | None = None, *, json_params: tuple[str, ...] = 
 
 def fail(exc: InitbenchError) -> NoReturn:
     """One line on stderr for a typed error, then its exit code."""
-    err_console.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
+    # escape: a message may hold brackets ("bbox [x, y, w, h]") that rich would take for markup and drop
+    err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, markup=True, soft_wrap=True)
     sys.exit(exc.exit_code)
 
 

@@ -66,8 +66,10 @@ def select_images(
     manifest: str | os.PathLike | None = None,
     skip_invalid: bool = False,
     index: ReleaseIndex | None = None,
+    split_rule: str = "v1",
 ) -> list[tuple[ImageEntry, int, int]]:
-    """(entry, height, width) of the chosen images, sorted by key (``index``: a prebuilt :func:`index_root`)."""
+    """(entry, height, width) of the chosen images, sorted by key (``index``: a prebuilt :func:`index_root`;
+    ``split_rule``: the rule that assigns ``split`` without a manifest, ``v1`` or ``drives``)."""
     domains = [check_domain(d, "--domain") for d in domains] if domains else list(DOMAINS)
     if split not in (None, "all", "train", "test", "gap"):
         raise UsageError(f"--split: expected train, test, gap or all; got {split!r}")
@@ -76,7 +78,7 @@ def select_images(
     if split in (None, "all"):
         assign = None
     elif assign is None:
-        assign = compute_split(index.image_keys, "v1")  # every image on disk: skipping moves no other image
+        assign = compute_split(index.image_keys, split_rule)  # every image on disk: skipping moves no other image
     out = []
     for k, e in sorted(index.items()):
         if e.domain in domains and (assign is None or assign.get(k) == split):
