@@ -23,6 +23,7 @@ from typing import Any, Callable, Iterator, TextIO
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from initbench.errors import InitbenchError
 from initbench.files import write_atomic
@@ -84,7 +85,7 @@ def handle_errors(fn: Callable | None = None, *, json_params: tuple[str, ...] = 
             except KeyboardInterrupt:
                 _interrupted(interrupt_hint(kwargs) if interrupt_hint else None)
             except InitbenchError as exc:
-                err_console.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
+                err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, markup=True, soft_wrap=True)
                 sys.exit(exc.exit_code)
             except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort, SystemExit):
                 raise

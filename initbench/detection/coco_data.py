@@ -167,11 +167,12 @@ class CocoDetectionSet(torch.utils.data.Dataset):
         return len(self.ids)
 
     def __getitem__(self, i: int):
-        from torchvision.io import ImageReadMode, decode_image
+        from torchvision.transforms.functional import pil_to_tensor
 
         coco, img_id = self.data.coco, self.ids[i]
         info = coco.imgs[img_id]
-        image = decode_image(str(self.data.spec.images / info["file_name"]), mode=ImageReadMode.RGB).float() / 255.0
+        with Image.open(self.data.spec.images / info["file_name"]) as pil:
+            image = pil_to_tensor(pil.convert("RGB")).float() / 255.0
         anns = [a for a in coco.imgToAnns.get(img_id, []) if not a.get("iscrowd", 0)]
         boxes = torch.tensor([[a["bbox"][0], a["bbox"][1], a["bbox"][0] + a["bbox"][2], a["bbox"][1] + a["bbox"][3]]
                               for a in anns], dtype=torch.float32).reshape(-1, 4)
