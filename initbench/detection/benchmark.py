@@ -32,7 +32,7 @@ from initbench.detection.detector import build_detector, resolve_arch, size_limi
 from initbench.detection.evaluate import coco_metrics, detect
 from initbench.detection.train import Recipe, train_detector
 from initbench.digests import sha256_tensors
-from initbench.errors import UsageError
+from initbench.errors import InitbenchError, UsageError
 from initbench.files import write_atomic
 from initbench.training import distributed
 
@@ -78,6 +78,26 @@ def versions() -> dict[str, str]:
     return out
 
 
+def score(model: torch.nn.Module, test_sets: list[CocoSet], categories: dict[int, str], out: Path, *, batch_size: int,
+          device: torch.device, progress: Progress | None = None) -> tuple[list[dict], list[tuple[Path, str]], list[float]]:
+    """COCOeval of ``model`` on each test set: the per-set records, the detections files to write (path, text) and
+    the seconds each set took."""
+    tests, detections, seconds = [], [], []
+    for i, s in enumerate(test_sets, 1):
+        start = time.perf_counter()
+        tick = (lambda done, total, i=i, s=s: progress(f"detect {i}", done, total, s.spec.ann.name)) if progress else None
+        dets = detect(model, CocoDetectionSet(s), batch_size=batch_size, device=device, progress=tick)
+        metrics = coco_metrics(s.coco, dets, categories)
+        seconds.append(time.perf_counter() - start)
+        text = json.dumps(dets) + "\n"
+        path = detections_path(out, i)
+        detections.append((path, text))
+        tests.append({**s.summary(), "detections": path.name,
+                      "detections_sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(), "num_detections": len(dets),
+                      "cocoeval_summary": metrics.pop("summary"), "metrics": metrics})
+    return tests, detections, seconds
+
+
 def run_detection_benchmark(train: list[str], test: list[str], out: str | os.PathLike, *, arch: str = "auto",
                             epochs: int = 12, seed: int = 0, device: str = "auto", batch_size: int = 2, size: int = 800,
                             lr: float | None = None, weights_dir: str | os.PathLike | None = None,
@@ -108,39 +128,35 @@ def run_detection_benchmark(train: list[str], test: list[str], out: str | os.Pat
         start = time.perf_counter()
         trained = train_detector(model, dataset, recipe, seed=seed, info=info, progress=on_train)
         train_seconds = time.perf_counter() - start
-        if not info.is_main:
-            distributed.barrier(info)
-            return None
-        tests, detections, eval_seconds = [], [], []
-        for i, s in enumerate(test_sets, 1):
-            start = time.perf_counter()
-            tick = (lambda done, total, i=i: progress(f"detect {i}", done, total, s.spec.ann.name)) if progress else None
-            dets = detect(model, CocoDetectionSet(s), batch_size=batch_size, device=info.device, progress=tick)
-            metrics = coco_metrics(s.coco, dets, categories)
-            eval_seconds.append(time.perf_counter() - start)
-            text = json.dumps(dets) + "\n"
-            path = detections_path(out, i)
-            detections.append((path, text))
-            tests.append({**s.summary(), "detections": path.name,
-                          "detections_sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(), "num_detections": len(dets),
-                          "cocoeval_summary": metrics.pop("summary"), "metrics": metrics})
-        doc = {
-            "benchmark": BENCHMARK, "version": VERSION, "detector": fingerprint,
-            "weights_sha256": sha256_tensors(model.state_dict()),
-            "categories": {str(k): v for k, v in sorted(categories.items())},
-            "seed": seed, "epochs": epochs, "image_size": size, "recipe": trained["recipe"],
-            "iterations_per_epoch": trained["iterations_per_epoch"],
-            "train_sets": [s.summary() for s in train_sets], "tests": tests,
-            "train_loss": trained["epoch_loss"], "world_size": info.world_size,
-            "machine": machine(info.device), "versions": versions(),
-            "timings": {"epoch_seconds": trained["epoch_seconds"],
-                        "seconds_per_epoch": sum(trained["epoch_seconds"]) / len(trained["epoch_seconds"]),
-                        "train_seconds": train_seconds, "eval_seconds": eval_seconds},
-        }
-        for path, text in detections:
-            write_atomic(path, text)
-        write_atomic(out, json.dumps(doc, indent=2) + "\n")
-        distributed.barrier(info)
+        doc, failure = None, None
+        if info.is_main:
+            try:
+                tests, detections, eval_seconds = score(model, test_sets, categories, out, batch_size=batch_size,
+                                                        device=info.device, progress=progress)
+                doc = {
+                    "benchmark": BENCHMARK, "version": VERSION, "detector": fingerprint,
+                    "weights_sha256": sha256_tensors(model.state_dict()),
+                    "categories": {str(k): v for k, v in sorted(categories.items())},
+                    "seed": seed, "epochs": epochs, "image_size": size, "recipe": trained["recipe"],
+                    "iterations_per_epoch": trained["iterations_per_epoch"],
+                    "train_sets": [s.summary() for s in train_sets], "tests": tests,
+                    "train_loss": trained["epoch_loss"], "world_size": info.world_size,
+                    "machine": machine(info.device), "versions": versions(),
+                    "timings": {"epoch_seconds": trained["epoch_seconds"], "epoch_cpu_seconds": trained["epoch_cpu_seconds"],
+                                "seconds_per_epoch": sum(trained["epoch_seconds"]) / len(trained["epoch_seconds"]),
+                                "train_seconds": train_seconds, "eval_seconds": eval_seconds},
+                }
+                for path, text in detections:
+                    write_atomic(path, text)
+                write_atomic(out, json.dumps(doc, indent=2) + "\n")
+            except BaseException as exc:
+                failure = exc
+        # the other ranks wait for rank 0's scoring and learn whether it failed, rather than hang
+        status = distributed.gather_objects(None if failure is None else f"{type(failure).__name__}: {failure}", info)
+        if failure is not None:
+            raise failure
+        if status[0] is not None:
+            raise InitbenchError(f"rank 0 failed while scoring: {status[0]}")
         return doc
     finally:
         distributed.cleanup(info)

@@ -108,6 +108,8 @@ def load_set(spec: SetSpec) -> CocoSet:
                          f"{spec.images} (e.g. {images[0]['file_name']!r}); is IMAGES the right folder?")
     sizes = {}
     for i, im in enumerate(images):
+        if not isinstance(im.get("file_name"), str) or "id" not in im:
+            raise DataFormatError(f"{_entry('images', i, im)}: expected an image with 'id' and 'file_name'; got {im}", where)
         path = spec.images / im["file_name"]
         if not path.is_file():
             raise DataFormatError(f"{_entry('images', i, im)}: image {path} does not exist", where)
@@ -121,7 +123,13 @@ def load_set(spec: SetSpec) -> CocoSet:
         if a.get("category_id") not in categories:
             raise DataFormatError(f"{_entry('annotations', i, a)}: category_id {a.get('category_id')!r} is not among the "
                                   f"file's categories {_names(categories)}", where)
-        x, y, bw, bh = a["bbox"]
+        if a.get("image_id") not in sizes:
+            raise DataFormatError(f"{_entry('annotations', i, a)}: image_id {a.get('image_id')!r} is not among the file's "
+                                  "images", where)
+        box = a.get("bbox")
+        if not (isinstance(box, list) and len(box) == 4 and all(isinstance(v, (int, float)) for v in box)):
+            raise DataFormatError(f"{_entry('annotations', i, a)}: expected bbox [x, y, w, h] (4 numbers); got {box!r}", where)
+        x, y, bw, bh = box
         w, h = sizes[a["image_id"]]
         if bw <= 0 or bh <= 0 or x < -BOX_TOLERANCE or y < -BOX_TOLERANCE or x + bw > w + BOX_TOLERANCE \
                 or y + bh > h + BOX_TOLERANCE:

@@ -7,7 +7,7 @@ Architectures (:data:`ARCHS`):
   ImageNet file ``resnet50-0676ba61.pth`` looked for in the torch hub cache (``<torch.hub.get_dir()>/checkpoints``)
   or ``weights_dir``, and checked by sha256 (:mod:`initbench.evaluation.weights`). Never downloaded here.
 - ``mobilenet-v3-fpn``: torchvision's ``fasterrcnn_mobilenet_v3_large_fpn``, every weight random.
-- ``small`` and ``tiny``: a few plain conv layers (stride 8, 32 or 8 channels at the first layer) under
+- ``small`` and ``tiny``: six conv layers with GroupNorm (stride 8, 32 or 8 channels at the first layer) under
   torchvision's ``FasterRCNN`` with one feature map and anchors of 8 to 64 px; random. For CPU experiments on
   the mini-INIT and for tests.
 - ``auto``: ``resnet50-fpn`` when the ImageNet file is present and intact, else ``mobilenet-v3-fpn``.
@@ -68,7 +68,8 @@ def _custom(width: int, num_classes: int, min_size: int, max_size: int) -> nn.Mo
     from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHead
     from torchvision.ops import Conv2dNormActivation, MultiScaleRoIAlign
 
-    conv = partial(Conv2dNormActivation, kernel_size=3, norm_layer=None)
+    # GroupNorm: trained from scratch with a few images per step, batch statistics would be noise
+    conv = partial(Conv2dNormActivation, kernel_size=3, norm_layer=partial(nn.GroupNorm, 4))
     body = nn.Sequential(conv(3, width, stride=2), conv(width, width), conv(width, 2 * width, stride=2),
                          conv(2 * width, 2 * width), conv(2 * width, 4 * width, stride=2), conv(4 * width, 4 * width))
     body.out_channels = 4 * width

@@ -79,7 +79,8 @@ def train_detector(model: nn.Module, dataset: torch.utils.data.Dataset, recipe: 
     """Train ``model`` in place on ``dataset`` (pairs of image 3 x H x W in [0, 1] and target dict).
 
     ``progress(epoch, iteration, iterations_per_epoch, epochs, loss)`` after every iteration (rank 0 should pass
-    it). Returns ``epoch_seconds``, ``epoch_loss`` (mean total loss per epoch, averaged over ranks),
+    it). Returns ``epoch_seconds`` (wall clock), ``epoch_cpu_seconds`` (this process's CPU time, which a busy
+    shared machine inflates less), ``epoch_loss`` (mean total loss per epoch, averaged over ranks),
     ``iterations_per_epoch`` and the recipe as run. A non-finite loss is a :class:`DivergenceError`.
     """
     from torch.utils.data import DataLoader, DistributedSampler
@@ -96,10 +97,10 @@ def train_detector(model: nn.Module, dataset: torch.utils.data.Dataset, recipe: 
                           weight_decay=recipe.weight_decay)
     iters = len(loader)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, _schedule(recipe, iters))
-    epoch_seconds, epoch_loss = [], []
+    epoch_seconds, epoch_cpu_seconds, epoch_loss = [], [], []
     for epoch in range(recipe.epochs):
         sampler.set_epoch(epoch)
-        start, total = time.perf_counter(), 0.0
+        start, cpu_start, total = time.perf_counter(), time.process_time(), 0.0
         for it, (images, targets) in enumerate(loader):
             images = [im.to(device) for im in images]
             targets = [{k: (v.to(device) if torch.is_tensor(v) else v) for k, v in t.items()} for t in targets]
@@ -117,7 +118,9 @@ def train_detector(model: nn.Module, dataset: torch.utils.data.Dataset, recipe: 
             if progress:
                 progress(epoch, it + 1, iters, recipe.epochs, loss.item())
         epoch_seconds.append(time.perf_counter() - start)
+        epoch_cpu_seconds.append(time.process_time() - cpu_start)
         epoch_loss.append(sum(gather_objects(total / max(iters, 1), info)) / info.world_size)
     model.eval()
-    return {"epoch_seconds": epoch_seconds, "epoch_loss": epoch_loss, "iterations_per_epoch": iters,
+    return {"epoch_seconds": epoch_seconds, "epoch_cpu_seconds": epoch_cpu_seconds, "epoch_loss": epoch_loss,
+            "iterations_per_epoch": iters,
             "recipe": recipe.record(info.world_size)}

@@ -94,3 +94,12 @@ def test_unreadable_annotation_file_names_file_and_line(tmp_path, spec, coco_set
     ann.write_text('{"images": [\n  {"id": 1,\n}')
     assert _fails(tmp_path, spec("sunny"), f"{ann}:{coco_sets['root']}").startswith(
         f"{ann}:3: expected COCO instances JSON; ")
+
+
+def test_box_of_an_unknown_image_or_not_four_numbers(tmp_path, spec, coco_sets):
+    ann = _edited(coco_sets, tmp_path, "night", lambda d: d["annotations"][0].update(image_id=99))
+    assert _fails(tmp_path, spec("sunny"), f"{ann}:{coco_sets['root']}") == (
+        f"--test {ann}: annotations[0] (id 1): image_id 99 is not among the file's images")
+    ann = _edited(coco_sets, tmp_path, "night", lambda d: d["annotations"][0].update(bbox=[1, 2, 3]))
+    assert _fails(tmp_path, spec("sunny"), f"{ann}:{coco_sets['root']}") == (
+        f"--test {ann}: annotations[0] (id 1): expected bbox [x, y, w, h] (4 numbers); got [1, 2, 3]")
