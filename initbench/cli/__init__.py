@@ -14,8 +14,8 @@ from rich_click.patch import patch as _rich_help
 _rich_help()
 
 from initbench import __version__  # noqa: E402
-from initbench.cli import (dataset_cmds, eval_cmds, leaderboard_cmds, official_cmds, pretrained_cmds, quickstart_cmds,
-                           report_cmds, split_cmds, train_cmds, translate_dataset_cmds)
+from initbench.cli import (dataset_cmds, detection_cmds, eval_cmds, leaderboard_cmds, official_cmds, pretrained_cmds,
+                           quickstart_cmds, report_cmds, split_cmds, train_cmds, translate_dataset_cmds)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
@@ -30,5 +30,5 @@ def main() -> None:
 
 
 for _module in (dataset_cmds, split_cmds, eval_cmds, train_cmds, official_cmds, pretrained_cmds, leaderboard_cmds, quickstart_cmds,
-                report_cmds, translate_dataset_cmds):
+                report_cmds, translate_dataset_cmds, detection_cmds):
     _module.register(main)

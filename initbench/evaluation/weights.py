@@ -86,6 +86,13 @@ WEIGHTS: dict[str, WeightsFile] = {
             "domain classifier initialisation (torchvision Inception-v3, ImageNet)",
             hub_hash_prefix("inception_v3_google-0cc3c7bd.pth"),
         ),
+        WeightsFile(
+            "resnet50",
+            "resnet50-0676ba61.pth",
+            "https://download.pytorch.org/models/resnet50-0676ba61.pth",
+            "detection-benchmark backbone (torchvision ResNet-50, ImageNet)",
+            hub_hash_prefix("resnet50-0676ba61.pth"),
+        ),
     )
 }
 

@@ -1,0 +1,239 @@
+"""Detection with translated data, in miniature (issue 15, item 3) on the paired mini-INIT v2.
+
+The paper's second experiment asks whether night copies of sunny training images, made by a translation model,
+help a detector at night. Here, on mini-INIT v2 (test split ``drives``: whole drives held out):
+
+- arm ``real``: a detector trained on the real sunny training images alone;
+- one arm per ``--arm NAME=ANN.json:IMAGES``: trained on the real sunny training images plus that copy (the
+  sunny training images translated sunny -> night by a method, e.g. ``initbench translate-dataset`` output:
+  its COCO file and image folder, same boxes as the sources);
+- ``--oracle``: an arm ``real-night`` trained on the sunny plus the real night training images (other scenes).
+
+Each arm is tested on two sets: the real night test images, and the ground-truth night renderings of the sunny
+test frames (``ground_truth/sunny2night/...``; their COCO file is the sunny test file with the paths changed,
+the same boxes). Every arm runs with every seed of ``--seeds``; the same seed gives every arm the same initial
+weights and data order of the shared images. Reported per arm and test set: AP, AP50, AP75 and AP per class,
+each as the mean over seeds with a 95 % Student t interval (mean +- t(0.975, n-1) * sd / sqrt(n), sd with n-1;
+none for one seed), and per non-``real`` arm the paired difference to ``real`` (same seeds) with its t interval.
+Seconds per epoch and per run are recorded to size a run.
+
+    python benchmarks/detection_mini.py --work /tmp/detmini --out benchmarks/results/detection_mini.json \\
+        --arm init=copies/init/coco.json:copies/init --arm colour-transfer=copies/ct/coco.json:copies/ct --oracle
+    python benchmarks/detection_mini.py --quick --work /tmp/detmini-quick --oracle --out /tmp/detection_mini_quick.json
+
+Data (made in ``WORK/data`` unless ``--data``): ``initbench synth WORK/data --paired --per-domain N``, then
+``initbench manifest build ... --split drives`` and ``initbench export coco`` for each set. A run whose results
+file in ``WORK/runs`` already matches its settings is reused, so an interrupted experiment continues.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_common import log  # noqa: E402
+from bench_common import machine as bench_machine  # noqa: E402
+
+METRICS = ("AP", "AP50", "AP75")
+TESTS = ("night_test", "gt_night_test")
+
+
+def initbench(*args: str) -> list[str]:
+    """Run ``python -m initbench ARGS`` (the same commands a user types); returns the command."""
+    cmd = [sys.executable, "-m", "initbench", *args]
+    repo = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (repo, os.environ.get("PYTHONPATH")) if p)}
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, env=env)
+    return cmd[2:]
+
+
+def subset(doc: dict, n: int | None) -> dict:
+    """The first ``n`` images of a COCO dict and their boxes (all when ``n`` is None)."""
+    if n is None:
+        return doc
+    keep = {im["id"] for im in doc["images"][:n]}
+    return {**doc, "images": doc["images"][:n], "annotations": [a for a in doc["annotations"] if a["image_id"] in keep]}
+
+
+def prepare_data(args) -> tuple[dict[str, str], list[list[str]]]:
+    """The COCO sets as ``ANN.json:IMAGES`` specs (``sunny_train``, ``night_train``, ``night_test``,
+    ``gt_night_test``) and the commands that made them."""
+    from initbench.dataset.synthetic_v2 import ground_truth_path
+
+    work = Path(args.work)
+    root = Path(args.data) if args.data else work / "data"
+    commands = []
+    if not args.data and not (root / "ground_truth").is_dir():
+        commands.append(initbench("synth", str(root), "--paired", "--per-domain", str(args.per_domain), "--seed", "0"))
+    manifest = work / "manifest.csv"
+    if not manifest.is_file():
+        commands.append(initbench("manifest", "build", str(root), "--out", str(manifest), "--split", "drives"))
+    specs = {}
+    for name, split, domain, cap in (("sunny_train", "train", "sunny", args.max_train), ("night_train", "train", "night",
+                                      args.max_train), ("night_test", "test", "night", args.max_test),
+                                     ("sunny_test", "test", "sunny", args.max_test)):
+        full = work / f"{name}.full.json"
+        if not full.is_file():
+            commands.append(initbench("export", "coco", str(root), str(full), "--split", split, "--domain", domain,
+                                      "--manifest", str(manifest)))
+        doc = subset(json.loads(full.read_text()), cap)
+        if name == "sunny_test":  # the same frames and boxes, rendered at night
+            name = "gt_night_test"
+            for im in doc["images"]:
+                im["file_name"] = ground_truth_path("sunny", "night", im["file_name"].split("/", 1)[1])
+                im["domain"] = "night"
+        path = work / f"{name}.json"
+        path.write_text(json.dumps(doc) + "\n")
+        specs[name] = f"{path}:{root}"
+    return specs, commands
+
+
+def reusable(path: Path, want: dict) -> dict | None:
+    """The results at ``path`` when they were made with the settings ``want`` (else None)."""
+    if not path.is_file():
+        return None
+    doc = json.loads(path.read_text())
+    have = {"seed": doc["seed"], "epochs": doc["epochs"], "arch": doc["detector"]["arch"], "size": doc["image_size"],
+            "lr": doc["recipe"]["lr"], "batch_size": doc["recipe"]["batch_size"],
+            "train": [s["sha256"] for s in doc["train_sets"]], "test": [s["sha256"] for s in doc["tests"]]}
+    return doc if have == want else None
+
+
+def t_interval(values: list[float]) -> dict:
+    """Mean, sd (n-1) and the 95 % Student t interval of ``values`` (interval None for fewer than 2)."""
+    from scipy.stats import t
+
+    n = len(values)
+    mean = statistics.fmean(values)
+    if n < 2:
+        return {"mean": mean, "sd": None, "ci95": None, "n": n}
+    sd = statistics.stdev(values)
+    half = float(t.ppf(0.975, n - 1)) * sd / math.sqrt(n)
+    return {"mean": mean, "sd": sd, "ci95": [mean - half, mean + half], "n": n}
+
+
+def summarise(runs: list[dict], arms: list[str], categories: list[str]) -> dict:
+    """Per arm and test set: each metric's t interval over seeds; per non-real arm the paired difference to real."""
+    out = {}
+    by = {(r["arm"], r["seed"]): r for r in runs}
+    seeds = sorted({r["seed"] for r in runs})
+    for arm in arms:
+        out[arm] = {}
+        for test in TESTS:
+            keys = [*METRICS, *(f"AP {c}" for c in categories)]
+            vals = {k: [by[arm, s]["metrics"][test][k] for s in seeds] for k in keys}
+            entry = {k: t_interval(v) for k, v in vals.items()}
+            if arm != "real":
+                entry["minus_real"] = {k: t_interval([a - b for a, b in zip(v, (by["real", s]["metrics"][test][k]
+                                                                              for s in seeds))]) for k, v in vals.items()}
+            out[arm][test] = entry
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--work", required=True, help="folder for the data, the COCO files and the runs")
+    ap.add_argument("--data", default=None, help="an existing paired mini-INIT v2 (default: made in WORK/data)")
+    ap.add_argument("--per-domain", type=int, default=64, help="images per domain when the data is made here")
+    ap.add_argument("--arm", action="append", default=[], metavar="NAME=ANN.json:IMAGES",
+                    help="a translated sunny->night copy of the sunny training images (repeatable)")
+    ap.add_argument("--oracle", action="store_true", help="add the arm real-night (sunny + real night training images)")
+    ap.add_argument("--seeds", default="0,1,2")
+    ap.add_argument("--arch", default="tiny")
+    ap.add_argument("--epochs", type=int, default=100, help="from scratch a detector needs thousands of steps")
+    ap.add_argument("--size", type=int, default=160, help="short side (mini-INIT v2 frames are 256 x 160)")
+    ap.add_argument("--batch-size", type=int, default=4)
+    ap.add_argument("--lr", type=float, default=0.02)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--max-train", type=int, default=None, help="use only the first N images of each training set")
+    ap.add_argument("--max-test", type=int, default=None, help="use only the first N images of each test set")
+    ap.add_argument("--quick", action="store_true",
+                    help="smoke run: 16 images per domain made, 1 seed, 1 epoch, 8 training and 4 test images per set")
+    ap.add_argument("--out", default="benchmarks/results/detection_mini.json")
+    args = ap.parse_args()
+    if args.quick:
+        args.per_domain, args.seeds, args.epochs, args.max_train, args.max_test = 16, "0", 1, 8, 4
+    import torch
+
+    from initbench.detection.benchmark import run_detection_benchmark
+    from initbench.detection.coco_data import load_set, parse_spec
+
+    torch.set_num_threads(args.threads)
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    specs, commands = prepare_data(args)
+    arms = {"real": [specs["sunny_train"]]}
+    if args.oracle:
+        arms["real-night"] = [specs["sunny_train"], specs["night_train"]]
+    for item in args.arm:
+        name, sep, spec = item.partition("=")
+        if not sep or not name or name in arms:
+            raise SystemExit(f"--arm: expected a new NAME=ANN.json:IMAGES; got {item!r}")
+        if args.max_train is not None:  # the copy of the same first images
+            ann, images = spec.split(".json:", 1)
+            capped = work / f"arm-{name}.json"
+            capped.write_text(json.dumps(subset(json.loads(Path(ann + ".json").read_text()), args.max_train)) + "\n")
+            spec = f"{capped}:{images}"
+        arms[name] = [specs["sunny_train"], spec]
+    tests = [specs[t] for t in TESTS]
+    sha = {s: load_set(parse_spec(s, "--train")).sha256 for s in {x for v in arms.values() for x in v} | set(tests)}
+    seeds = [int(s) for s in args.seeds.split(",")]
+    runs = []
+    for arm, train in arms.items():
+        for seed in seeds:
+            out = work / "runs" / arm / f"seed{seed}" / "R.json"
+            want = {"seed": seed, "epochs": args.epochs, "arch": args.arch, "size": args.size, "lr": args.lr,
+                    "batch_size": args.batch_size, "train": [sha[s] for s in train], "test": [sha[s] for s in tests]}
+            start, cpu_start = time.perf_counter(), time.process_time()
+            doc = reusable(out, want)
+            reused = doc is not None
+            if not reused:
+                log(f"{arm} seed {seed}: training on {len(train)} set(s) ...")
+                doc = run_detection_benchmark(train, tests, out, arch=args.arch, epochs=args.epochs, seed=seed,
+                                              device=args.device, batch_size=args.batch_size, size=args.size, lr=args.lr)
+            seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
+            metrics = {t: {**{k: s["metrics"][k] for k in METRICS},
+                           **{f"AP {c}": v for c, v in s["metrics"]["AP_per_class"].items()}}
+                       for t, s in zip(TESTS, doc["tests"])}
+            runs.append({"arm": arm, "seed": seed, "results": str(out), "reused": reused,
+                         "run_seconds": None if reused else seconds, "run_cpu_seconds": None if reused else cpu_seconds,
+                         "seconds_per_epoch": doc["timings"]["seconds_per_epoch"],
+                         "cpu_seconds_per_epoch": statistics.fmean(doc["timings"]["epoch_cpu_seconds"]),
+                         "train_images": sum(s["num_images"] for s in doc["train_sets"]), "metrics": metrics})
+            log(f"{arm} seed {seed}: AP night {metrics['night_test']['AP']:.4f}, AP truth-night "
+                f"{metrics['gt_night_test']['AP']:.4f}, {doc['timings']['seconds_per_epoch']:.1f} s/epoch")
+    categories = list(doc["categories"].values())
+    result = {
+        "experiment": "detection with translated data (issue 15 item 3), miniature on mini-INIT v2",
+        "quick": args.quick,
+        "interval": "95 % Student t interval over seeds: mean +- t(0.975, n-1) * sd / sqrt(n); paired differences to "
+                    "arm real use the same seeds",
+        "settings": {"arch": args.arch, "backbone_weights": doc["detector"]["backbone_weights"], "epochs": args.epochs,
+                     "size": args.size, "batch_size": args.batch_size, "lr": args.lr, "seeds": seeds,
+                     "device": args.device, "threads": args.threads, "max_train": args.max_train,
+                     "max_test": args.max_test, "per_domain": None if args.data else args.per_domain},
+        "arms": arms, "tests": dict(zip(TESTS, tests)), "data_commands": commands,
+        "machine": bench_machine(torch=torch.__version__, device=doc["machine"]["device"],
+                                 load_average_1_5_15_min=list(os.getloadavg())),
+        "runs": runs,
+        "summary": summarise(runs, list(arms), categories),
+    }
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    log(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    main()
