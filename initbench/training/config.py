@@ -15,6 +15,10 @@ from typing import Any
 from initbench.errors import UsageError
 
 
+#: Split rules a run can train by (``initbench.dataset.split.compute_split``; ``paper`` is leaky and not offered).
+SPLIT_RULES = ("v1", "drives")
+
+
 @dataclass
 class TrainConfig:
     method: str = "init"
@@ -32,6 +36,12 @@ class TrainConfig:
     crop_size: int = 32
     max_crops: int = 8
     split: str = "train"
+    #: The rule that assigns images to train and test: ``v1`` (the release's) or ``drives`` (mini-INIT v2's,
+    #: whose test drives paired-v1 scores; training by ``v1`` there would train on those test frames).
+    split_rule: str = "v1"
+    #: A control: each training image gets the boxes of another image of its domain
+    #: (:mod:`initbench.dataset.shuffled_boxes`; a new permutation each epoch, drawn from the seed).
+    shuffle_boxes: bool = False
     #: Leave out images with annotation errors (listed in config.json "data") instead of refusing the copy.
     skip_invalid: bool = False
     num_workers: int = 0
@@ -62,6 +72,8 @@ class TrainConfig:
             raise UsageError(f"--batch-size: expected at least 1; got {self.batch_size}")
         if self.amp not in ("auto", "off", "bf16", "fp16"):
             raise UsageError(f"--amp: expected auto, off, bf16 or fp16; got {self.amp!r}")
+        if self.split_rule not in SPLIT_RULES:
+            raise UsageError(f"--split-rule: expected one of {', '.join(SPLIT_RULES)}; got {self.split_rule!r}")
         if not 0.0 <= self.ema_decay < 1.0:
             raise UsageError(f"--ema: expected a decay in [0, 1); got {self.ema_decay}")
         for name in ("log_every", "sample_every", "checkpoint_every"):
@@ -175,7 +187,8 @@ def build_model(cfg: "TrainConfig", method_cfg):
 
 
 #: Settings that say what a run trains: a resumed run keeps them (a flag that changes one is refused).
-RUN_IDENTITY = {"method": "--method", "task": "--task", "preset": "--preset", "variant": "--variant"}
+RUN_IDENTITY = {"method": "--method", "task": "--task", "preset": "--preset", "variant": "--variant",
+                "split_rule": "--split-rule", "shuffle_boxes": "--shuffle-boxes"}
 
 
 def check_same_run(stored: dict, cfg: "TrainConfig", out) -> None:
