@@ -42,6 +42,7 @@ import contextlib
 import csv
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -229,8 +230,6 @@ def probe(arm: Arm, a, data, cli: Cli) -> float:
     run = a.work / "probe" / f"{arm.name}-{a.preset}"
     if _step(run / "checkpoint.pt") < a.probe_steps:
         if run.exists():
-            import shutil
-
             shutil.rmtree(run)
         cli(f"probe-{arm.name}", train_args(arm, a, data, run, 0, a.probe_steps, log_every=1))
     with open(run / "losses.csv") as fh:
@@ -309,7 +308,6 @@ def budget(a, data, cli: Cli) -> dict:
 
 def main(argv=None) -> dict:
     a = parse_args(argv)
-    os.environ.setdefault("OMP_NUM_THREADS", str(a.threads))
     import torch
 
     from initbench.evaluation.intervals import bootstrap_ci, interval_dict
