@@ -16,9 +16,10 @@ from typing import Any
 import torch
 
 #: Keys of a results document that describe how and where a run went, not what it found (left out of its
-#: digest): its timings, and the checkpoint file's own hash, whose bytes hold the run's folder; the
+#: digest): its timings, the checkpoint file's own hash, whose bytes hold the run's folder, and the bundled
+#: model's name and file hash (``--pretrained``; the same file given as ``--ckpt`` finds the same); the
 #: weights themselves are identified by ``weights_sha256``, which stays in.
-VOLATILE_RESULT_KEYS = ("timings", "checkpoint_sha256")
+VOLATILE_RESULT_KEYS = ("timings", "checkpoint_sha256", "pretrained")
 
 
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:

@@ -14,7 +14,8 @@ from rich_click.patch import patch as _rich_help
 _rich_help()
 
 from initbench import __version__  # noqa: E402
-from initbench.cli import dataset_cmds, eval_cmds, leaderboard_cmds, official_cmds, quickstart_cmds, split_cmds, train_cmds
+from initbench.cli import (dataset_cmds, eval_cmds, leaderboard_cmds, official_cmds, pretrained_cmds, quickstart_cmds,
+                           report_cmds, split_cmds, train_cmds)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
@@ -28,5 +29,6 @@ def main() -> None:
     """
 
 
-for _module in (dataset_cmds, split_cmds, eval_cmds, train_cmds, official_cmds, leaderboard_cmds, quickstart_cmds):
+for _module in (dataset_cmds, split_cmds, eval_cmds, train_cmds, official_cmds, pretrained_cmds, leaderboard_cmds, quickstart_cmds,
+                report_cmds):
     _module.register(main)

@@ -19,12 +19,12 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any, Callable, Iterator, TextIO
+from typing import Any, Callable, Iterator, NoReturn, TextIO
 
 import click
 from rich.console import Console
 
-from initbench.errors import InitbenchError
+from initbench.errors import InitbenchError, UsageError
 from initbench.files import write_atomic
 
 #: Results go to stdout; progress and logs to stderr.
@@ -84,8 +84,7 @@ def handle_errors(fn: Callable | None = None, *, json_params: tuple[str, ...] = 
             except KeyboardInterrupt:
                 _interrupted(interrupt_hint(kwargs) if interrupt_hint else None)
             except InitbenchError as exc:
-                err_console.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
-                sys.exit(exc.exit_code)
+                fail(exc)
             except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort, SystemExit):
                 raise
             except Exception as exc:  # a bug or an unforeseen failure: one line, never a traceback
@@ -100,6 +99,62 @@ def handle_errors(fn: Callable | None = None, *, json_params: tuple[str, ...] = 
         return wrapper
 
     return decorate(fn) if fn is not None else decorate
+
+
+def fail(exc: InitbenchError) -> NoReturn:
+    """One line on stderr for a typed error, then its exit code."""
+    err_console.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
+    sys.exit(exc.exit_code)
+
+
+def pretrained_option(*, exclusive: tuple[str, ...] = ("ckpt",), required: bool = False) -> Callable:
+    """``--pretrained NAME``: a bundled reference model in place of ``--ckpt`` (``initbench pretrained`` lists them).
+
+    Place it right above the ``--ckpt`` option (it is shown after it). The command gets ``ckpt`` = the model's file
+    (its sha256 checked) and ``pretrained`` = the :class:`~initbench.pretrained.PretrainedModel`, or None without the
+    option, to record in what it writes. ``--method``, where given, must be the model's. ``exclusive``: the
+    command's parameters that name a checkpoint too; ``required``: one of them or ``--pretrained`` must be given.
+    Errors exit 2 with one line, as :func:`handle_errors` does.
+    """
+    option = click.Option(["--pretrained", "pretrained"], default=None, metavar="NAME",
+                          help="A bundled reference model (`initbench pretrained` lists them), instead of --ckpt.")
+    flags = " / ".join("--" + p.replace("_", "-") for p in exclusive)
+
+    def decorate(command: Callable) -> Callable:
+        @functools.wraps(command)
+        def wrapper(*args, **kwargs):
+            try:
+                kwargs["pretrained"] = _resolve_pretrained_option(kwargs, exclusive, required, flags)
+            except InitbenchError as exc:
+                fail(exc)
+            if kwargs["pretrained"] is not None:
+                kwargs["ckpt"] = str(kwargs["pretrained"].path)
+            return command(*args, **kwargs)
+
+        params = wrapper.__dict__.setdefault("__click_params__", [])
+        at = next((i for i, p in enumerate(params) if p.name == "ckpt"), len(params))
+        params.insert(at, option)  # click lists options in reverse order of this list: --pretrained after --ckpt
+        return wrapper
+
+    return decorate
+
+
+def _resolve_pretrained_option(kwargs: dict, exclusive: tuple[str, ...], required: bool, flags: str):
+    name = kwargs.get("pretrained")
+    given = ["--" + p.replace("_", "-") for p in exclusive if kwargs.get(p)]
+    if name is None:
+        if required and not given:
+            raise UsageError(f"{flags} / --pretrained: expected one of them")
+        return None
+    if given:
+        raise UsageError(f"--pretrained: not with {' / '.join(given)} (give one model)")
+    from initbench.pretrained import resolve_pretrained
+
+    model = resolve_pretrained(name)
+    method = kwargs.get("method")
+    if method is not None and method != model.method:
+        raise UsageError(f"--pretrained {name}: holds a {model.method!r} model; --method says {method!r}")
+    return model
 
 
 def write_text_to_stdout(text: str) -> None:

@@ -10,7 +10,7 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from initbench.cli.common import console, err_console, handle_errors, json_option, write_json
+from initbench.cli.common import console, err_console, handle_errors, json_option, pretrained_option, write_json
 from initbench.errors import UsageError
 
 
@@ -129,6 +129,7 @@ def train_classifier_cmd(root, out, small, from_scratch, epochs, lr, batch_size,
 @click.option("--method", required=True, help="A registered method, 'real' (the target domain's own diversity) or, "
               "with paired-v1, 'ground-truth' (the truth's own row). "
               "identity and colour-transfer run without --ckpt (colour-transfer is then fitted on the train split).")
+@pretrained_option(exclusive=("ckpt", "official_ckpt"))
 @click.option("--ckpt", type=click.Path(exists=True, dir_okay=False), default=None, help="A native checkpoint.")
 @click.option("--official-ckpt", type=click.Path(exists=True, dir_okay=False), default=None, help="The authors' released file.")
 @click.option("--config", type=click.Path(exists=True, dir_okay=False), default=None, help="The authors' YAML config (with --official-ckpt).")
@@ -167,9 +168,10 @@ def train_classifier_cmd(root, out, small, from_scratch, epochs, lr, batch_size,
 @click.option("--dist-timeout", type=click.FloatRange(min=1), default=1800, show_default=True,
               help="Under torchrun: seconds a rank waits for the others before it stops with an error naming the step.")
 @handle_errors
-def evaluate_cmd(method, ckpt, official_ckpt, config, ckpt_task, root, task, classifier, object_classifier, protocol_name,
-                 synth_params, lpips_backbone, lpips_seed, pairing, num_inputs, samples_per_input, short_side, no_fid, skip_invalid,
-                 weights_dir, offline, out, json_out, cache_dir, no_cache, device, dist_timeout):
+def evaluate_cmd(method, ckpt, pretrained, official_ckpt, config, ckpt_task, root, task, classifier, object_classifier,
+                 protocol_name, synth_params, lpips_backbone, lpips_seed, pairing, num_inputs, samples_per_input,
+                 short_side, no_fid, skip_invalid, weights_dir, offline, out, json_out, cache_dir, no_cache, device,
+                 dist_timeout):
     """Run an evaluation protocol on a translator or on real images: v1 (LPIPS diversity, IS, CIS, FID/KID) or
     paired-v1 (errors to the paired ground truth of the synthetic mini-INIT v2). ``--task all``: every task of the
     protocol the subject can run, with one model load.
@@ -182,7 +184,8 @@ def evaluate_cmd(method, ckpt, official_ckpt, config, ckpt_task, root, task, cla
     try:
         _evaluate(shard, method, ckpt, official_ckpt, config, ckpt_task, root, task, classifier, object_classifier,
                   protocol_name, synth_params, lpips_backbone, lpips_seed, pairing, num_inputs, samples_per_input,
-                  short_side, no_fid, skip_invalid, weights_dir, offline, out, json_out, cache_dir, no_cache, device)
+                  short_side, no_fid, skip_invalid, weights_dir, offline, out, json_out, cache_dir, no_cache, device,
+                  pretrained)
     except Exception as exc:  # under torchrun: every rank learns which rank failed and why (sharding.fail)
         failed = sharding.fail(shard, exc)
         if not isinstance(failed, sharding.RankFailed):
@@ -197,7 +200,7 @@ def evaluate_cmd(method, ckpt, official_ckpt, config, ckpt_task, root, task, cla
 
 def _evaluate(shard, method, ckpt, official_ckpt, config, ckpt_task, root, task, classifier, object_classifier,
               protocol_name, synth_params, lpips_backbone, lpips_seed, pairing, num_inputs, samples_per_input, short_side,
-              no_fid, skip_invalid, weights_dir, offline, out, json_out, cache_dir, no_cache, device) -> None:
+              no_fid, skip_invalid, weights_dir, offline, out, json_out, cache_dir, no_cache, device, pretrained=None) -> None:
     """The evaluation the options ask for; rank 0 alone shows progress, writes and prints."""
     from initbench.evaluation.feature_cache import FeatureCache
     from initbench.evaluation.protocol import get_protocol
@@ -217,7 +220,7 @@ def _evaluate(shard, method, ckpt, official_ckpt, config, ckpt_task, root, task,
                   device=device, weights_dir=weights_dir, offline=offline)
     options = _RunOptions(root, protocol, common, object_classifier, skip_invalid, synth_params, no_fid,
                           None if no_cache else FeatureCache(cache_dir), shard)
-    subject = _Subject(method, ckpt, official_ckpt, config, ckpt_task, protocol, device)
+    subject = _Subject(method, ckpt, official_ckpt, config, ckpt_task, protocol, device, pretrained)
     if task == ALL:
         _evaluate_all(subject, options, out, json_out)
         return
@@ -269,11 +272,12 @@ class _Subject:
     Bad combinations of options are refused here, before any work.
     """
 
-    def __init__(self, method, ckpt, official_ckpt, config, ckpt_task, protocol, device):
+    def __init__(self, method, ckpt, official_ckpt, config, ckpt_task, protocol, device, pretrained=None):
         from initbench.evaluation.floors import FLOORS
         from initbench.evaluation.weights import sha256_file
 
         self.method, self.translator, self.facts = method, None, {}
+        self.pretrained = pretrained  # a bundled model (--pretrained): its name and sha256 go into every result
         paired = protocol.version == "paired-v1"
         if method == "real":
             if ckpt or official_ckpt:
@@ -348,8 +352,9 @@ class _Subject:
         if paired:
             from initbench.evaluation.paired import evaluate_paired
 
-            return evaluate_paired(translator, o.root, task, object_classifier=o.object_classifier,
-                                   skip_invalid=o.skip_invalid, progress=progress, shard=o.shard, **facts, **o.common)
+            return self._named(evaluate_paired(translator, o.root, task, object_classifier=o.object_classifier,
+                                               skip_invalid=o.skip_invalid, progress=progress, shard=o.shard, **facts,
+                                               **o.common))
         from initbench.evaluation.evaluator import evaluate
 
         settings = facts.pop("method_settings")
@@ -357,6 +362,12 @@ class _Subject:
                           shard=o.shard, **facts, **o.common)
         if settings and result is not None:
             result["method_settings"] = settings
+        return self._named(result)
+
+    def _named(self, result: dict | None) -> dict | None:
+        """``result`` with the bundled model's name and sha256 (``pretrained``) when the model is one."""
+        if result is not None and self.pretrained is not None:
+            result["pretrained"] = self.pretrained.record()
         return result
 
 

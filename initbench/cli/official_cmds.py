@@ -5,12 +5,13 @@ from __future__ import annotations
 import click
 from rich.table import Table
 
-from initbench.cli.common import console, handle_errors, write_json
+from initbench.cli.common import console, handle_errors, pretrained_option, write_json
 
 
 @click.command("export-official")
 @click.option("--method", required=True, help="cyclegan, unit, munit or drit.")
-@click.option("--ckpt", required=True, type=click.Path(dir_okay=False), help="A native initbench checkpoint (RUN/checkpoint.pt).")
+@pretrained_option(required=True)
+@click.option("--ckpt", default=None, type=click.Path(dir_okay=False), help="A native initbench checkpoint (RUN/checkpoint.pt).")
 @click.option(
     "--out",
     required=True,
@@ -21,7 +22,7 @@ from initbench.cli.common import console, handle_errors, write_json
 @click.option("--no-ema", is_flag=True, help="Export the raw weights instead of the EMA weights (when the run kept an EMA).")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), default=None, help="Write the report as JSON ('-' for stdout).")
 @handle_errors
-def export_official_cmd(method: str, ckpt: str, out: str, no_ema: bool, json_out: str | None) -> None:
+def export_official_cmd(method: str, ckpt: str, pretrained, out: str, no_ema: bool, json_out: str | None) -> None:
     """Write the model in CKPT in the authors' own format, then load it back strictly and check every tensor.
 
     The result runs in the authors' code: CycleGAN's test.py (--model test --no_dropout, or the
@@ -38,6 +39,8 @@ def export_official_cmd(method: str, ckpt: str, out: str, no_ema: bool, json_out
         raise CheckpointError(f"--ckpt {ckpt}: holds a {translator.name!r} model; --method says {method!r}")
     report = export_checked(translator, out)
     report["ckpt"] = str(ckpt)
+    if pretrained is not None:
+        report["pretrained"] = pretrained.record()
     if json_out is not None:
         write_json(json_out, report)
         if json_out == "-":

@@ -163,6 +163,33 @@ def export_boxes(images, out: str | os.PathLike, dropped: dict | None = None) ->
     return _export_per_image(images, out, "boxes", ".txt", boxes_text)
 
 
+def read_boxes(path: str | os.PathLike) -> list[tuple[int, float, float, float, float]]:
+    """Boxes of one file in the ``boxes`` format (:func:`boxes_text`): ``(cls, x1, y1, x2, y2)`` normalised to [0, 1].
+
+    A line that is not ``cls x1 y1 x2 y2`` with a known class and 0 <= x1 < x2 <= 1, 0 <= y1 < y2 <= 1 is a
+    :class:`~initbench.errors.DataFormatError` naming file and line; blank lines are skipped."""
+    from initbench.errors import DataFormatError
+
+    try:
+        text = Path(path).read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataFormatError(f"cannot read a boxes file ({exc.__class__.__name__}: {exc})", str(path)) from None
+    out = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        parts = line.split()
+        try:
+            cls, x1, y1, x2, y2 = int(parts[0]), *map(float, parts[1:])
+        except (ValueError, IndexError, TypeError):
+            raise DataFormatError(f"expected 'cls x1 y1 x2 y2' (normalised corners); got {line.strip()!r}", str(path), n) from None
+        if cls not in CATEGORIES or not (0 <= x1 < x2 <= 1 and 0 <= y1 < y2 <= 1):
+            raise DataFormatError(f"expected a class in {sorted(CATEGORIES)} and 0 <= x1 < x2 <= 1, 0 <= y1 < y2 <= 1; "
+                                  f"got {line.strip()!r}", str(path), n)
+        out.append((cls, x1, y1, x2, y2))
+    return out
+
+
 def read_voc(path: str | os.PathLike) -> list[tuple[int, float, float, float, float]]:
     """Boxes of one VOC XML written by :func:`export_voc` (class ids from the names)."""
     ids = {n: i for i, n in CATEGORIES.items()}

@@ -39,6 +39,7 @@ from initbench.evaluation.lpips_diversity import LpipsScorer, munit_pair_indices
 from initbench.evaluation.protocol import PAIRED_V1, Protocol
 from initbench.evaluation.scorers import exact_fp32
 from initbench.evaluation.sharding import SINGLE, Shard, gather_to_main, place, run_inputs
+from initbench.guided import guided_settings, guided_translate
 
 Progress = Callable[[str, int, int], None]
 
@@ -128,10 +129,6 @@ def _batch_sizes(device, x: torch.Tensor, samples: int, P: Protocol) -> dict[str
     return bs
 
 
-def _guided_style(translator, truth: torch.Tensor, direction: str, generator: torch.Generator):
-    return translator.style_from_images(truth, direction=direction, generator=generator)
-
-
 def score_paired(translator, data: PairedData, protocol: Protocol, *, direction: str, lpips: LpipsScorer,
                  classifier=None, object_classifier=None, device="cpu", batch_sizes=None, truth_styles=None,
                  progress: Progress | None = None, shard: Shard = SINGLE) -> tuple[Scores | None, dict]:
@@ -204,9 +201,10 @@ def _translator_scorer(sc, translator, data, P, target, direction, lpips, classi
             outs.append(translator.decode(rep(content, k), direction=direction, style=style).clamp(-1, 1))
         y = torch.cat(outs)
         y_guided = None
-        if guided:
-            style = _guided_style(translator, truth[None], direction, torch.Generator().manual_seed(P.style_seed + i))
-            y_guided = translator.decode(content, direction=direction, style=style).clamp(-1, 1)
+        if guided:  # the truth shows the input's scene: its boxes are the input's (initbench.guided's rule)
+            y_guided, _ = guided_translate(translator, x, truth[None], direction=direction, content=content, boxes=boxes,
+                                           guide_boxes=boxes, generator=torch.Generator().manual_seed(P.style_seed + i))
+            y_guided = y_guided.clamp(-1, 1)
         t1 = time.perf_counter()
         sc.timings["encode_decode"] += t1 - t0
         _score_one(sc, y, y_guided, truth, boxes, P, lpips, classifier, object_classifier, target, bs)
@@ -321,6 +319,8 @@ def paired_result(translator, data: PairedData, sc: Scores, protocol: Protocol, 
     elif not (multimodal and translator.takes_style_from_images):
         skipped["guided"] = (f"{method} cannot take its style from an image (deterministic, or no style_from_images); "
                              "guided metrics are null")
+    else:  # how the guided outputs were made (for INIT: which objects took the styles of the truth's crops)
+        method_settings = {**method_settings, "guided": guided_settings(translator)}
     warnings = []
     if data.without_truth:
         warnings.append(f"{len(data.without_truth)} {data.task.split('2')[0]} test inputs have no ground truth and were "

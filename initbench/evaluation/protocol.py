@@ -209,7 +209,9 @@ class PairedProtocol(Protocol):
     * **Domain accuracy**: share of outputs the image classifier puts in the target domain; object domain
       accuracy: share of box crops (resized to the object classifier's input) it puts there.
     * **Guided** (methods with ``style_from_images``): one output per input, decoded with the style encoded
-      from the ground truth itself (generator ``style_seed + i`` where the encoder samples).
+      from the ground truth itself (generator ``style_seed + i`` where the encoder samples). A method with
+      an object branch (INIT) also styles each object from the truth's crop of it (same boxes), by
+      :mod:`initbench.guided`'s rule, which the result records in ``method_settings.guided``.
     * **LPIPS diversity** as v1's pairing ``munit`` on the samples (5 pairs of 10).
     """
 

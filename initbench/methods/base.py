@@ -102,10 +102,21 @@ class Translator(nn.Module, ABC):
             return self.sample_style(batch, generator=generator, device=device)
         return style
 
+    #: Side S of the square object crops the weights were trained on (the trainer's ``crop_size``): the size
+    #: :mod:`initbench.guided` cuts objects to for :meth:`translate_objects`. Set from a native checkpoint by
+    #: ``initbench.training.checkpoints.load_translator``; None when unknown.
+    object_size: int | None = None
+
     @property
     def takes_style_from_images(self) -> bool:
-        """True when :meth:`style_from_images` is implemented (example-guided translation: MUNIT, DRIT)."""
+        """True when :meth:`style_from_images` is implemented (example-guided translation: MUNIT, DRIT, INIT)."""
         return type(self).style_from_images is not Translator.style_from_images
+
+    @property
+    def takes_object_styles(self) -> bool:
+        """True when :meth:`object_styles_from_crops` and :meth:`translate_objects` are implemented (an object
+        branch that can restyle each object with a style of its own: INIT on crops). See :mod:`initbench.guided`."""
+        return type(self).translate_objects is not Translator.translate_objects
 
     def style_from_images(self, reference: torch.Tensor, *, direction: str = "a2b",
                           generator: torch.Generator | None = None) -> torch.Tensor:
@@ -114,6 +125,16 @@ class Translator(nn.Module, ABC):
         (DRIT's concat attribute). Not every method can: see :attr:`takes_style_from_images`."""
         raise UsageError(f"{self.name or type(self).__name__}: cannot take its style from an image "
                          "(no style encoder for the target domain)")
+
+    def object_styles_from_crops(self, crops: torch.Tensor, *, direction: str = "a2b") -> torch.Tensor:
+        """Object-level styles of target-domain object crops (``N x 3 x S x S`` in [-1, 1]): ``N x style_dim``, as
+        :meth:`translate_objects` takes them. Not every method can: see :attr:`takes_object_styles`."""
+        raise UsageError(f"{self.name or type(self).__name__}: has no object branch (no per-object styles)")
+
+    def translate_objects(self, crops: torch.Tensor, styles: torch.Tensor, *, direction: str = "a2b") -> torch.Tensor:
+        """Source-domain object crops (``N x 3 x S x S`` in [-1, 1]) translated by the object branch, crop ``i`` with
+        ``styles[i]`` (``N x style_dim``); returns ``N x 3 x S x S`` in [-1, 1]. See :attr:`takes_object_styles`."""
+        raise UsageError(f"{self.name or type(self).__name__}: has no object branch (no per-object styles)")
 
     def repeat_content(self, content: Any, k: int) -> Any:
         """An encoded content of one image repeated ``k`` times along the batch dimension (the evaluator decodes
@@ -320,6 +341,11 @@ def preset_names() -> list[str]:
 def variant_names() -> list[str]:
     """Every variant some method registers."""
     return sorted({v for n in method_names() for v in _REGISTRY[n].variants})
+
+
+def style_guided_method_names() -> list[str]:
+    """Registered methods that can take their style from an image (:attr:`Translator.takes_style_from_images`)."""
+    return [n for n in method_names() if _REGISTRY[n].cls.style_from_images is not Translator.style_from_images]
 
 
 def count_parameters(modules: Iterable[nn.Module]) -> int:

@@ -79,6 +79,9 @@ class CycleGANConfig:
 
 PRESETS = {
     "paper": lambda: CycleGANConfig(),
+    # the CPU recipe (trainer preset ``small``; why each value: ``initbench.training.config``)
+    "small": lambda: CycleGANConfig(ngf=16, ndf=16, netG="resnet_6blocks", n_layers_D=3, load_size=160, crop_size=64,
+                                    n_steps=3000, n_steps_decay=2000),
     "tiny": lambda: CycleGANConfig(ngf=8, ndf=8, netG="resnet_6blocks", n_layers_D=2, pool_size=4, load_size=72, crop_size=64, n_steps=1000, n_steps_decay=1000),
 }
 

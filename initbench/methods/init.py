@@ -67,6 +67,16 @@ sample, so the result is the same; it saves calls on small tensors).
 
 Inference: global branch only, no boxes: ``translate(x)`` = target decoder(content of x, style).
 
+Example-guided inference (:mod:`initbench.guided` composes these; ``initbench translate --style-from``):
+    ``style_from_images(guide)`` is the guide's global style ``E_g^s(guide)`` from the target domain's encoder
+    (the paper's "style encoded from a reference image"); it drives the whole frame, the background included.
+    ``object_styles_from_crops(guide crops)`` gives each guide object its own style ``E_o^s(crop)`` (the
+    encoder is shared), and ``translate_objects(source crops, styles)`` renders source objects with them
+    through the object branch ``G_o(E_o^c(crop), s_o)`` (object style -> object content, allowed by Fig. 3).
+    OPEN (the paper infers with the global branch only): where boxes are known, the guided module pastes
+    those object renderings over the global output; the multi-scale variant has no crop branch
+    (``takes_object_styles`` False) and stays global.
+
 Optimiser (OPEN, MUNIT's): Adam lr 1e-4, betas (0.5, 0.999), weight decay 1e-4, x0.5 every 100k
 steps, Kaiming init (Gaussian for discriminators). Object crops used per image: at most ``max_objects``.
 """
@@ -146,6 +156,11 @@ class InitConfig:
 def tiny_config() -> InitConfig:
     """A few channels (64 px images and 24 px crops in the trainer's tiny preset): seconds per step on a CPU."""
     return InitConfig(dim=8, n_res=2, mlp_dim=32, dis_dim=8, dis_n_layer=3, dis_num_scales=2, max_objects=3)
+
+
+def small_config() -> InitConfig:
+    """The CPU recipe's INIT (trainer preset ``small``; why each value: ``initbench.training.config``)."""
+    return InitConfig(dim=16, n_res=2, mlp_dim=64, dis_dim=16, dis_n_layer=3, dis_num_scales=2, max_objects=3, lr=2e-4)
 
 
 def paper_config() -> InitConfig:
@@ -259,6 +274,37 @@ class InitModel(TrainableTranslator):
         style = self.style_or_sample(style, content.shape[0], generator, content.device)
         style = style.reshape(content.shape[0], self.style_dim, 1, 1).to(content.dtype)
         return self._decode(self._gen(direction[2]), content, "global", style, "global", "global")
+
+    # -- example-guided inference (initbench.guided) --------------------------------------------
+    @property
+    def takes_object_styles(self) -> bool:
+        return self.config.object_branch == "crops"
+
+    def style_from_images(self, reference: torch.Tensor, *, direction: str = "a2b",
+                          generator: torch.Generator | None = None) -> torch.Tensor:
+        """The guide's global style ``E_g^s(reference)`` by the target domain's encoder: ``B x style_dim``
+        (deterministic: ``generator`` is not used)."""
+        check_direction(direction)
+        return self._gen(direction[2]).encode_style(reference).flatten(1)
+
+    def object_styles_from_crops(self, crops: torch.Tensor, *, direction: str = "a2b") -> torch.Tensor:
+        """Object styles ``E_o^s(crop)`` of target-domain crops ``N x 3 x S x S`` by the target encoder: ``N x style_dim``."""
+        check_direction(direction)
+        return self._gen(direction[2]).encode_style(crops).flatten(1)
+
+    def translate_objects(self, crops: torch.Tensor, styles: torch.Tensor, *, direction: str = "a2b") -> torch.Tensor:
+        """Source crops ``N x 3 x S x S`` (S a multiple of ``size_multiple``) through the object branch with object
+        styles ``N x style_dim``: ``G_o(E_o^c(crop), style)`` of the target domain, ``N x 3 x S x S`` in [-1, 1]."""
+        check_direction(direction)
+        if not self.takes_object_styles:
+            raise UsageError(f"init: variant {self.config.variant!r} has no object branch on crops (no per-object styles)")
+        check_image_size(crops, self.size_multiple, "init")
+        n = crops.shape[0]
+        if styles.shape[0] != n or styles.numel() != n * self.style_dim:
+            raise UsageError(f"init: expected {n} object styles of {self.style_dim} values; got shape {tuple(styles.shape)}")
+        content = self._gen(direction[0]).enc_content(crops)
+        style = styles.reshape(n, self.style_dim, 1, 1).to(content.dtype)
+        return self._decode(self._gen(direction[2]), content, "object", style, "object", "object")
 
     def _decode(self, gen, content, content_level, style, style_levels, branch):
         self._check_association(style_levels, content_level)
@@ -448,7 +494,7 @@ register(
         name="init",
         cls=InitModel,
         config_cls=InitConfig,
-        presets={"tiny": tiny_config, "paper": paper_config},
+        presets={"tiny": tiny_config, "small": small_config, "paper": paper_config},
         variants=VARIANTS,
     )
 )

@@ -80,6 +80,20 @@ def munit_tiny() -> MUNITConfig:
     )
 
 
+def munit_small() -> MUNITConfig:
+    """The CPU recipe's MUNIT (trainer preset ``small``; why each value: ``initbench.training.config``)."""
+    return MUNITConfig(
+        gen=MUNITGenOptions(dim=16, mlp_dim=64, n_res=2),
+        dis=DisOptions(dim=16, n_layer=3, num_scales=2),
+        recon_x_cyc_w=10.0,
+        lr=2e-4,
+        new_size=160,
+        crop_image_height=64,
+        crop_image_width=64,
+        max_iter=5000,
+    )
+
+
 def adain_decoder(content_dim: int, output_dim: int, g: MUNITGenOptions) -> tuple[Decoder, MLP]:
     """MUNIT's decoder (AdaIN residual blocks, upsampling) and the MLP that maps a style to its AdaIN parameters."""
     dec = Decoder(g.n_downsample, g.n_res, content_dim, output_dim, res_norm="adain", activ=g.activ, pad_type=g.pad_type)
@@ -204,7 +218,7 @@ register(
         name="munit",
         cls=MUNIT,
         config_cls=MUNITConfig,
-        presets={"paper": munit_paper, "tiny": munit_tiny},
+        presets={"paper": munit_paper, "small": munit_small, "tiny": munit_tiny},
         load_official=load_official,
         export_official=export_official,
     )

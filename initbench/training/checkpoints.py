@@ -5,6 +5,8 @@ it): ``format``, ``format_version``, ``method``, ``config`` (the method config a
 ``train_config``, ``model`` (state dict), ``optimizers`` ``{group: state}``, ``scalers``,
 ``ema`` ``{parameter name: tensor}`` or None, ``step`` (completed steps), ``rng`` (one entry per
 rank: torch CPU/CUDA, numpy and python states), ``package_version``, ``torch_version``.
+An inference-only checkpoint (a bundled reference model, :mod:`initbench.training.inference_only`) is the
+same format with the training state left out and ``inference_only: True``.
 """
 
 from __future__ import annotations
@@ -92,8 +94,12 @@ def save_checkpoint(
     return save_atomic(blob, p)
 
 
-def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu", option: str = "--ckpt") -> dict:
-    """Read a native checkpoint (``weights_only=True``) and check its format; errors name ``option``."""
+def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu", option: str = "--ckpt",
+                    training: bool = False) -> dict:
+    """Read a native checkpoint (``weights_only=True``) and check its format; errors name ``option``.
+
+    ``training``: the caller continues training from it, so an inference-only checkpoint is refused.
+    """
     p = Path(path)
     if not p.is_file():
         raise UsageError(f"{option}: expected a checkpoint file; {p} does not exist")
@@ -107,6 +113,10 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     if blob.get("format_version", 0) > FORMAT_VERSION:
         raise CheckpointError(f"{option}: {p}: checkpoint format {blob['format_version']} is newer than this initbench "
                               f"reads ({FORMAT_VERSION})")
+    if training and blob.get("inference_only"):
+        raise UsageError(f"{option}: {p} is an inference-only checkpoint (a bundled reference model: the weights translation "
+                         "uses, without the discriminators, optimiser, EMA and RNG states a run continues from); it cannot "
+                         "resume training: start a new run in another --out")
     return blob
 
 
@@ -116,7 +126,17 @@ def build_from_checkpoint(blob: dict, *, use_ema: bool = True, path: str = "chec
     from initbench.training.config import config_from_dict
 
     entry = get_method(blob["method"])
-    model = entry.cls(config_from_dict(blob["method"], blob["config"]))
+    config = config_from_dict(blob["method"], blob["config"])
+    if blob.get("inference_only"):  # the weights inference uses, the EMA ones where the run kept them
+        from initbench.training.inference_only import build_for_inference
+
+        if not use_ema and blob.get("ema_folded"):
+            raise CheckpointError(f"{path}: an inference-only checkpoint holds the EMA weights only; the raw weights "
+                                  "(--no-ema) are not in it")
+        model = build_for_inference(entry.cls, config)
+        load_model_state(model, blob["model"], path)
+        return model
+    model = entry.cls(config)
     load_model_state(model, blob["model"], path)
     if use_ema and blob.get("ema"):
         params = dict(model.named_parameters())
@@ -150,7 +170,10 @@ def load_translator(path: str | os.PathLike, device: str | torch.device = "cpu",
     """A native checkpoint as a :class:`~initbench.methods.base.Translator` in eval mode on ``device``."""
     blob = load_checkpoint(path)
     model = build_from_checkpoint(blob, use_ema=use_ema, path=str(path))
-    model.task = (blob.get("train_config") or {}).get("task")
+    train_config = blob.get("train_config") or {}
+    model.task = train_config.get("task")
+    if model.takes_object_styles and train_config.get("crop_size"):  # the crops its object branch learned on
+        model.object_size = int(train_config["crop_size"])
     model.trained_with = trained_with(blob)
     return model.to(device).eval()
 

@@ -36,20 +36,18 @@ class ResumableSampler(DistributedSampler):
 
 
 def build_dataset(cfg, model) -> Dataset:
-    """The paired-domain dataset for a run: :class:`UnalignedPairs` (split by ``cfg.split_rule``, boxes shuffled with
-    ``cfg.shuffle_boxes``) with instance crops / half-scale views when the model asks for them (``model.needs_crops``,
-    ``model.needs_half_scale``)."""
-    from initbench.dataset.index import index_root
+    """The paired-domain dataset for a run: :class:`UnalignedPairs` (boxes shuffled with ``cfg.shuffle_boxes``) with
+    instance crops / half-scale views when the model asks for them (``model.needs_crops``, ``model.needs_half_scale``)."""
     from initbench.dataset.loaders import UnalignedPairs, split_for_root
 
     if not cfg.data:
         raise UsageError("--data: expected the root of an INIT copy (holds sunny/, night/, ...)")
-    skip_invalid = bool(getattr(cfg, "skip_invalid", False))
-    index = index_root(cfg.data, skip_invalid=skip_invalid)
+    rule = getattr(cfg, "split_rule", "v1")
     return UnalignedPairs(
         cfg.data,
         task=cfg.task,
         split=cfg.split,
+        split_map=None if rule == "v1" or cfg.split == "all" else split_for_root(cfg.data, rule),
         size=cfg.image_size,
         crop=tuple(cfg.crop) if isinstance(cfg.crop, list) else cfg.crop,
         seed=cfg.seed,
@@ -57,10 +55,8 @@ def build_dataset(cfg, model) -> Dataset:
         crop_size=cfg.crop_size,
         max_crops=cfg.max_crops,
         half_scale=bool(model.needs_half_scale),
-        skip_invalid=skip_invalid,
-        index=index,
-        split_map=split_for_root(cfg.data, cfg.split_rule, index=index),
-        shuffle_boxes=cfg.shuffle_boxes,
+        skip_invalid=bool(getattr(cfg, "skip_invalid", False)),
+        shuffle_boxes=bool(getattr(cfg, "shuffle_boxes", False)),
     )
 
 

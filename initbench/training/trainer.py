@@ -64,7 +64,7 @@ class _Run:
         if resume:
             if not ckpt_path.is_file():
                 raise UsageError(f"--resume: expected a checkpoint at {ckpt_path}; there is none")
-            blob = load_checkpoint(ckpt_path, option="--resume")
+            blob = load_checkpoint(ckpt_path, option="--resume", training=True)
             check_same_run(blob["train_config"], cfg, self.out)
         elif ckpt_path.exists():
             raise UsageError(f"--out: {self.out} already holds a run (checkpoint.pt); pass --resume to continue it or choose another --out")

@@ -96,6 +96,6 @@ def test_example_guided_style_is_declared_and_refused_clearly_where_missing():
     from initbench.errors import UsageError
 
     takes = {name for name in method_names() if build(name).takes_style_from_images}
-    assert takes == {"munit", "drit"}
+    assert takes == {"munit", "drit", "init"}
     with pytest.raises(UsageError, match="cyclegan: cannot take its style from an image"):
         build("cyclegan").style_from_images(torch.zeros(1, 3, 32, 32))

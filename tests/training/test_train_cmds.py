@@ -163,9 +163,9 @@ def test_resume_continues_the_run_as_stored(mini_init_root, tmp_path, monkeypatc
     assert stored["data"] == str(mini_init_root.resolve()) and stored["out"] == str(out.resolve())
     assert len(stored["data_fingerprint"]) == 64
 
-    # from another folder, without --data, --max-steps, --seed or --set: the stored settings
+    # from another folder, without --method, --data, --max-steps, --seed or --set: the stored settings
     monkeypatch.chdir(tmp_path)
-    again = CliRunner().invoke(main, ["train", "--method", "init", "--out", str(out), "--resume", "--json", "-"])
+    again = CliRunner().invoke(main, ["train", "--out", str(out), "--resume", "--json", "-"])
     assert again.exit_code == 0, again.output
     summary = json.loads(again.stdout)
     assert (summary["steps"], summary["resumed_from"]) == (1, 1)
@@ -177,6 +177,13 @@ def test_resume_continues_the_run_as_stored(mini_init_root, tmp_path, monkeypatc
     assert json.loads(more.stdout)["steps"] == 2
     now = json.loads((out / "config.json").read_text())["train"]
     assert now == {**stored, "max_steps": 2}
+
+
+def test_a_new_run_needs_a_method(mini_init_root, tmp_path):
+    res = CliRunner().invoke(main, ["train", "--data", str(mini_init_root), "--out", str(tmp_path / "r")])
+    assert res.exit_code == 2
+    assert "--method: a new run needs a method" in res.output
+    assert not (tmp_path / "r").exists()
 
 
 def test_resume_refuses_other_data_and_another_task(mini_init_root, tmp_path):
