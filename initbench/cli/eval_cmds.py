@@ -303,7 +303,8 @@ class _Subject:
         self.translator = resolve_translator(method, ckpt=ckpt, official_ckpt=official_ckpt, config=config, device=device,
                                              ckpt_task=ckpt_task, need_task=True)
         self.facts = dict(method=method, checkpoint_sha256=sha256_file(ckpt or official_ckpt),
-                          model_task=getattr(self.translator, "task", None), method_settings={})
+                          model_task=getattr(self.translator, "task", None),
+                          method_settings={"trained_with": self.translator.trained_with} if self.translator.trained_with else {})
 
     def plan(self, tasks):
         """:func:`initbench.evaluation.tasks.plan_tasks` for this subject."""

@@ -91,12 +91,14 @@ def _registry(what: str) -> Callable[[], list[str]]:
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N")
 @click.option("--threads", type=int, default=None, help="CPU threads for torch (default: torch's; 1 is best for tiny models on a busy CPU)")
 @click.option("--set", "sets", multiple=True, help="Method config field override FIELD=VALUE (JSON value), repeatable")
+@click.option("--shuffle-boxes", is_flag=True, help="Control: each training image gets the boxes of another image of its "
+              "domain (a seeded permutation without fixed points, new each epoch; recorded)")
 @json_option("the run summary")
 @skip_invalid_option
 @handle_errors(interrupt_hint=lambda p: _resume_hint(p["out"]))
 @show_invalid
 def train_cmd(method, data, task, preset, out, variant, max_steps, resume, seed, split_rule, batch_size, num_workers, log_every,
-              sample_every, checkpoint_every, ema, amp, device, threads, sets, json_out, skip_invalid):
+              sample_every, checkpoint_every, ema, amp, device, threads, sets, shuffle_boxes, json_out, skip_invalid):
     """Train a method on domain pairs; writes RUN/checkpoint.pt, config.json, losses.csv, samples/."""
     from initbench.training.config import preset_config, resume_config
     from initbench.training.trainer import train
@@ -105,7 +107,8 @@ def train_cmd(method, data, task, preset, out, variant, max_steps, resume, seed,
                   split_rule=split_rule,
                   batch_size=batch_size, num_workers=num_workers, log_every=log_every, sample_every=sample_every,
                   checkpoint_every=checkpoint_every, ema_decay=ema, amp=amp, device=device, threads=threads,
-                  method_overrides=_parse_sets(sets) if sets else None, skip_invalid=skip_invalid)
+                  method_overrides=_parse_sets(sets) if sets else None, skip_invalid=skip_invalid,
+                  shuffle_boxes=shuffle_boxes)
     if resume:  # the stored settings, except those given on this command line
         option_of = {"ema_decay": "ema", "method_overrides": "sets"}
         ctx = click.get_current_context()

@@ -80,6 +80,7 @@ from initbench.dataset.crops import background_mask, crop_order, instance_crops
 from initbench.dataset.png import read_rgb
 from initbench.dataset.index import ImageEntry, index_root
 from initbench.dataset.release import check_domain, parse_task
+from initbench.dataset.shuffled_boxes import borrow_boxes, box_sources
 from initbench.dataset.split import compute_split
 from initbench.errors import DataFormatError, UsageError
 
@@ -125,6 +126,9 @@ class DomainImages(Dataset):
         index: a prebuilt :func:`index_root` result (saves a walk when building several datasets).
         skip_invalid: leave out the images with annotation errors instead of refusing the copy
             (ignored with ``index``); what was left out is in :attr:`dropped`.
+        shuffle_boxes: a control: each image gets the boxes of another image of the domain, by a
+            permutation without fixed points drawn from ``(seed, epoch)``
+            (:mod:`initbench.dataset.shuffled_boxes`); ``key`` and the image stay the item's own.
     """
 
     def __init__(
@@ -146,6 +150,7 @@ class DomainImages(Dataset):
         split_map: Mapping[str, str] | None = None,
         index: Mapping[str, ImageEntry] | None = None,
         skip_invalid: bool = False,
+        shuffle_boxes: bool = False,
     ):
         check_domain(domain)
         if split not in SPLIT_CHOICES:
@@ -166,6 +171,8 @@ class DomainImages(Dataset):
         self.half_scale = half_scale
         self.seed = int(seed)
         self.epoch = 0
+        self.shuffle_boxes = bool(shuffle_boxes)
+        self._box_sources: tuple[int, torch.Tensor] | None = None  # (epoch, lender of each image)
         index = index if index is not None else index_root(root, skip_invalid=skip_invalid)
         #: The errors skipped when the index was read (finding fields + ``images`` left out).
         self.dropped: list[dict] = list(getattr(index, "dropped", []))
@@ -196,6 +203,7 @@ class DomainImages(Dataset):
         self._paths = [e.path for e in entries]
         self._keys = [e.key for e in entries]
         self._boxes = [e.boxes for e in entries]
+        self._sizes = [(e.height, e.width) for e in entries]
 
     def __len__(self) -> int:
         return len(self._paths)
@@ -208,6 +216,14 @@ class DomainImages(Dataset):
     def keys(self) -> list[str]:
         return list(self._keys)
 
+    def box_source(self, i: int) -> int:
+        """The image whose boxes item ``i`` gets this epoch: ``i`` itself, or another with ``shuffle_boxes``."""
+        if not self.shuffle_boxes:
+            return i
+        if self._box_sources is None or self._box_sources[0] != self.epoch:
+            self._box_sources = (self.epoch, box_sources(len(self), self.seed, self.epoch, self.domain))
+        return int(self._box_sources[1][i])
+
     def __getitem__(self, i: int) -> dict[str, Any]:
         if not -len(self) <= i < len(self):
             raise IndexError(f"index {i} out of range for {len(self)} images")
@@ -218,7 +234,10 @@ class DomainImages(Dataset):
         """Item ``i`` with the random choices drawn from ``generator``."""
         img = read_rgb(self._paths[i])
         orig_h, orig_w = img.shape[-2:]
-        boxes = T.boxes_tensor(self._boxes[i])
+        lender = self.box_source(i)
+        boxes = T.boxes_tensor(self._boxes[lender])
+        if lender != i:
+            boxes = borrow_boxes(boxes, self._sizes[lender], (orig_h, orig_w))
         if self.size is not None:
             img, boxes = T.resize_short_side(img, boxes, self.size)
         H, W = img.shape[-2:]

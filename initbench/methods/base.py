@@ -58,6 +58,10 @@ class Translator(nn.Module, ABC):
     #: The task the weights were trained for (``sunny2night``: A = sunny, B = night), set by the loaders
     #: from a native checkpoint or ``--ckpt-task``; None when unknown. See ``initbench.training.direction``.
     task: str | None = None
+    #: How a native checkpoint's weights were trained, beyond the method config (preset, variant, seed, steps,
+    #: ``--set`` overrides, split rule, shuffled boxes), set by the loader; None for other weights. The
+    #: evaluator records it in results (``method_settings.trained_with``), so a control run says what it is.
+    trained_with: dict | None = None
 
     #: Input height and width must be multiples of this (``translate`` crops inputs down to it); 4 suits
     #: the usual two stride-2 downsamplings, 1 a method that accepts any size.

@@ -170,6 +170,16 @@ def paper_config() -> InitConfig:
 
 #: The generator phase's terms (module docstring), in the order they are logged and summed.
 LOSS_TERMS = ("x_g", "x_o", "c_g", "s_g", "c_o", "s_o", "c_assoc", "s_assoc", "cyc_g", "cyc_o", "cyc_gran", "gan_g", "gan_o")
+#: The terms of the object branch (crops, or the half-scale view): every way objects reach the gradients,
+#: the discriminators' object term included (``lambda_gan_o`` also weights ``d_o``).
+OBJECT_TERMS = ("x_o", "c_o", "s_o", "c_assoc", "s_assoc", "cyc_o", "cyc_gran", "gan_o")
+
+
+def object_loss_overrides(weight: float = 0.0) -> dict[str, float]:
+    """Config overrides (``--set lambda_<term>=weight`` for every :data:`OBJECT_TERMS` term) that weight the object
+    branch by ``weight``. With 0, INIT trains on its image-level terms alone, MUNIT's objective plus the image
+    cycle: the control that isolates what the instance branch adds (its forward passes still run)."""
+    return {f"lambda_{t}": float(weight) for t in OBJECT_TERMS}
 
 
 def _l1(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

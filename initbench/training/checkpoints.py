@@ -174,7 +174,19 @@ def load_translator(path: str | os.PathLike, device: str | torch.device = "cpu",
     model.task = train_config.get("task")
     if model.takes_object_styles and train_config.get("crop_size"):  # the crops its object branch learned on
         model.object_size = int(train_config["crop_size"])
+    model.trained_with = trained_with(blob)
     return model.to(device).eval()
+
+
+#: The training settings a results file records of a native checkpoint (``Translator.trained_with``).
+TRAINED_WITH = ("preset", "variant", "seed", "method_overrides", "split_rule", "shuffle_boxes")
+
+
+def trained_with(blob: dict) -> dict:
+    """The :data:`TRAINED_WITH` settings of a loaded checkpoint and its ``steps``; settings a checkpoint of an
+    earlier version lacks are left out (their defaults then held: ``split_rule`` v1, ``shuffle_boxes`` false)."""
+    stored = blob.get("train_config") or {}
+    return {"steps": int(blob.get("step", 0)), **{k: stored[k] for k in TRAINED_WITH if k in stored}}
 
 
 def resolve_translator(

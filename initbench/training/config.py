@@ -39,6 +39,9 @@ class TrainConfig:
     #: The split rule that decides which frames are ``train``: ``v1`` (the release's temporal blocks) or ``drives``
     #: (mini-INIT v2's whole held-out drives, the test frames of protocol paired-v1: train on v2 with this one).
     split_rule: str = "v1"
+    #: A control: each training image gets the boxes of another image of its domain
+    #: (:mod:`initbench.dataset.shuffled_boxes`; a new permutation each epoch, drawn from the seed).
+    shuffle_boxes: bool = False
     #: Leave out images with annotation errors (listed in config.json "data") instead of refusing the copy.
     skip_invalid: bool = False
     num_workers: int = 0
@@ -198,7 +201,8 @@ def build_model(cfg: "TrainConfig", method_cfg):
 
 
 #: Settings that say what a run trains: a resumed run keeps them (a flag that changes one is refused).
-RUN_IDENTITY = {"method": "--method", "task": "--task", "preset": "--preset", "variant": "--variant"}
+RUN_IDENTITY = {"method": "--method", "task": "--task", "preset": "--preset", "variant": "--variant",
+                "split_rule": "--split-rule", "shuffle_boxes": "--shuffle-boxes"}
 
 
 def check_same_run(stored: dict, cfg: "TrainConfig", out) -> None:

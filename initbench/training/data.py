@@ -36,8 +36,8 @@ class ResumableSampler(DistributedSampler):
 
 
 def build_dataset(cfg, model) -> Dataset:
-    """The paired-domain dataset for a run: :class:`UnalignedPairs` with instance crops / half-scale views when the
-    model asks for them (``model.needs_crops``, ``model.needs_half_scale``)."""
+    """The paired-domain dataset for a run: :class:`UnalignedPairs` (boxes shuffled with ``cfg.shuffle_boxes``) with
+    instance crops / half-scale views when the model asks for them (``model.needs_crops``, ``model.needs_half_scale``)."""
     from initbench.dataset.loaders import UnalignedPairs, split_for_root
 
     if not cfg.data:
@@ -56,6 +56,7 @@ def build_dataset(cfg, model) -> Dataset:
         max_crops=cfg.max_crops,
         half_scale=bool(model.needs_half_scale),
         skip_invalid=bool(getattr(cfg, "skip_invalid", False)),
+        shuffle_boxes=bool(getattr(cfg, "shuffle_boxes", False)),
     )
 
 
