@@ -6,7 +6,7 @@ from __future__ import annotations
 import click
 from rich.markup import escape
 
-from initbench.cli.common import console, err_console, handle_errors, json_option, write_json
+from initbench.cli.common import console, err_console, handle_errors, json_option, pretrained_option, write_json
 from initbench.cli.dataset_cmds import print_dropped, show_invalid, skip_invalid_option
 from initbench.cli.train_cmds import RegistryChoice, _registry
 from initbench.errors import UsageError
@@ -17,7 +17,7 @@ def _load_translator(method: str | None, ckpt: str | None, device: str):
     from initbench.training.checkpoints import resolve_translator
 
     if ckpt is None:
-        raise UsageError("--ckpt: required (a native initbench checkpoint)")
+        raise UsageError("--ckpt / --pretrained: expected one of them (a native checkpoint, or a bundled model's name)")
     return resolve_translator(method, ckpt=ckpt, device=device), ckpt
 
 
@@ -44,6 +44,7 @@ def _plan(coco, images, data, split, split_rule, domain, skip_missing, skip_inva
 @click.command("translate-dataset")
 @click.option("--method", default=None, type=RegistryChoice(_registry("method_names")),
               help="Method name (checked against the checkpoint)")
+@pretrained_option(exclusive=("ckpt",))
 @click.option("--ckpt", default=None, type=click.Path(dir_okay=False), help="A native initbench checkpoint")
 @click.option("--coco", default=None, type=click.Path(dir_okay=False), help="A COCO instances file to translate")
 @click.option("--images", default=None, type=click.Path(), help="With --coco: the folder its file_name entries are relative to")
@@ -68,7 +69,7 @@ def _plan(coco, images, data, split, split_rule, domain, skip_missing, skip_inva
 @json_option("the summary")
 @handle_errors(interrupt_hint=lambda p: f"finished images are kept; rerun the same command to resume into {p['out']}")
 @show_invalid
-def translate_dataset_cmd(method, ckpt, coco, images, data, split, split_rule, domain, out, direction, num_styles, seed,
+def translate_dataset_cmd(method, ckpt, pretrained, coco, images, data, split, split_rule, domain, out, direction, num_styles, seed,
                           size, skip_missing, skip_invalid, device, dist_timeout, json_out):
     """Translate every image of a detection dataset (K styles each) into OUT/images/ and write OUT/annotations.json
     (COCO) with the same boxes. A rerun resumes; under `torchrun --nproc-per-node N -m initbench translate-dataset ...`

@@ -125,3 +125,18 @@ def test_report_finds_a_bundled_model_by_name(models_dir, mini_init_v2_root, tra
                                     str(tmp_path / "bad.html")])
     assert bad.exit_code == 2 and "available are: mini-init-v2/sunny2night/init" in bad.output
     assert not (tmp_path / "bad.html").exists()
+
+
+def test_translate_dataset_takes_a_bundled_model(models_dir, mini_init_v2_root, trained_run, tmp_path):
+    """translate-dataset --pretrained NAME writes the same images as the run's own checkpoint."""
+    common = ["--data", str(mini_init_v2_root), "--split", "test", "--split-rule", "drives", "--domain", "sunny",
+              "--size", "32"]
+    a = CliRunner().invoke(main, ["translate-dataset", "--pretrained", NAME, *common, "--out", str(tmp_path / "a")])
+    b = CliRunner().invoke(main, ["translate-dataset", "--method", "init", "--ckpt", str(trained_run["ckpt"]), *common,
+                                  "--out", str(tmp_path / "b")])
+    assert a.exit_code == 0 and b.exit_code == 0, a.output + b.output
+    pngs = sorted(str(p.relative_to(tmp_path / "a" / "images")) for p in (tmp_path / "a" / "images").rglob("*.png"))
+    assert pngs and pngs == sorted(str(p.relative_to(tmp_path / "b" / "images")) for p in (tmp_path / "b" / "images").rglob("*.png"))
+    assert all((tmp_path / "a" / "images" / n).read_bytes() == (tmp_path / "b" / "images" / n).read_bytes() for n in pngs)
+    none = CliRunner().invoke(main, ["translate-dataset", *common, "--out", str(tmp_path / "c")])
+    assert none.exit_code == 2 and "--ckpt / --pretrained: expected one of them" in none.output
