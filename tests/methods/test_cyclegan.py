@@ -204,6 +204,6 @@ def test_image_pool_is_reproducible_and_returns_stored_images():
 
 def test_registered_with_presets():
     entry = get_method("cyclegan")
-    assert entry.config_cls is CycleGANConfig and set(entry.presets) == {"tiny", "paper"}
+    assert entry.config_cls is CycleGANConfig and set(entry.presets) == {"tiny", "small", "paper"}
     assert entry.presets["paper"]() == CycleGANConfig()
     assert entry.load_official is load_official and entry.export_official is export_official

@@ -136,7 +136,7 @@ def test_every_loss_is_finite_and_reaches_the_right_parameters(batch, variant):
 def test_variants_and_registry():
     entry = get_method("init")
     assert entry.variants == ("ds", "no-ds", "multiscale")
-    assert set(entry.presets) == {"tiny", "paper"}
+    assert set(entry.presets) == {"tiny", "small", "paper"}
     assert not any(n.startswith("dis_a_obj") for n, _ in make("ds").named_parameters())
     assert any(n.startswith("dis_a_obj") for n, _ in make("no-ds").named_parameters())
     ms = make("multiscale")

@@ -251,7 +251,7 @@ def test_each_weight_scales_its_own_loss_group(check_each_weight_scales_its_grou
 
 def test_registered_with_presets_and_the_registry_round_trips_the_authors_file(tmp_path):
     entry = get_method("munit")
-    assert set(entry.presets) == {"tiny", "paper"} and entry.presets["paper"]() == MUNITConfig(recon_x_cyc_w=10.0)
+    assert set(entry.presets) == {"tiny", "small", "paper"} and entry.presets["paper"]() == MUNITConfig(recon_x_cyc_w=10.0)
     torch.manual_seed(0)
     src = MUNIT(small_config(), with_discriminators=False).eval()
     entry.export_official(src, tmp_path / "gen.pt")
