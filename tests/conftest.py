@@ -12,6 +12,22 @@ import torch
 torch.set_num_threads(min(2, os.cpu_count() or 1))
 
 
+#: Test folders of tiny models: one torch thread (they gain nothing from intra-op threads and lose a lot on a
+#: busy 2-core machine).
+ONE_THREAD_AREAS = ("training", "detection", "pretrained", "translate")
+
+
+@pytest.fixture(autouse=True)
+def _one_thread_for_tiny_models(request):
+    if request.node.path.parent.name not in ONE_THREAD_AREAS:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def mini_init_root(tmp_path_factory):
     """A small synthetic mini-INIT (12 images per domain, 64 x 40 px, seed 0) in the official layout.

@@ -3,16 +3,7 @@
 from __future__ import annotations
 
 import pytest
-import torch
 from click.testing import CliRunner
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
 
 
 @pytest.fixture(scope="session")

@@ -7,20 +7,11 @@ import json
 import shutil
 
 import pytest
-import torch
 from click.testing import CliRunner
 
 NAME = "mini-init-v2/sunny2night/init"
 TINY_INIT = ["--set", "dim=4", "--set", "n_res=1", "--set", "mlp_dim=16"]
 SMALL_EVAL = ["--protocol", "paired-v1", "--lpips-backbone", "random", "--num-inputs", "2", "--samples-per-input", "2"]
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="session")

@@ -1,18 +1,9 @@
-"""Fixtures of the trainer tests: one torch thread (tiny models gain nothing from intra-op threads, and
-they lose a lot on a busy 2-core machine), toy pairs in the loaders' batch format, a small INIT."""
+"""Fixtures of the trainer tests (one torch thread: tests/conftest.py): toy pairs in the loaders' batch format,
+a small INIT."""
 
 from __future__ import annotations
 
 import pytest
-import torch
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture
