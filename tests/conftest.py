@@ -28,6 +28,23 @@ def _one_thread_for_tiny_models(request):
     torch.set_num_threads(before)
 
 
+TINY_INIT_CONFIG = dict(dim=4, n_res=1, mlp_dim=16, dis_dim=4, dis_n_layer=2, dis_num_scales=2)
+
+
+@pytest.fixture(scope="session")
+def tiny_init_ckpt(tmp_path_factory):
+    """A tiny multimodal INIT checkpoint trained for sunny2night (seeded, untrained weights)."""
+    from initbench.methods.init import InitConfig, InitModel
+    from initbench.training.checkpoints import save_checkpoint
+
+    torch.manual_seed(0)
+    model = InitModel(InitConfig(**TINY_INIT_CONFIG))
+    path = tmp_path_factory.mktemp("td_ckpt") / "init.pt"
+    save_checkpoint(path, method="init", config=model.config_dict(), model_state=model.state_dict(), step=0,
+                    train_config={"task": "sunny2night"})
+    return path
+
+
 @pytest.fixture(scope="session")
 def mini_init_root(tmp_path_factory):
     """A small synthetic mini-INIT (12 images per domain, 64 x 40 px, seed 0) in the official layout.

@@ -57,6 +57,16 @@ class ModelSource:
         return t.decode(t.repeat_content(content, k), direction=direction, style=style).clamp(-1, 1).cpu()
 
 
+def source_from_checkpoint(blob: dict, path, name: str, device: str, description: str) -> ModelSource:
+    """The :class:`ModelSource` of a loaded checkpoint ``blob`` (read from ``path``), called ``name`` in the report."""
+    from initbench.training.checkpoints import build_from_checkpoint
+
+    model = build_from_checkpoint(blob, path=str(path))
+    tc = blob.get("train_config") or {}
+    model.task = tc.get("task")
+    return ModelSource(blob.get("method"), model.to(device).eval(), description, dict(tc), name=name)
+
+
 class SourceFinder(Protocol):
     def find(self, method: str, task: str) -> tuple[ModelSource | None, str]:
         """``(source, "")`` or ``(None, why there is none)``."""
@@ -90,17 +100,15 @@ class CheckpointFinder:
             return None, f"no --ckpt {method}=PATH given"
         if method not in self._loaded:
             from initbench.methods.base import method_names
-            from initbench.training.checkpoints import build_from_checkpoint, load_checkpoint
+            from initbench.training.checkpoints import load_checkpoint
 
             path = self.ckpts[method]
             blob = load_checkpoint(path, option=f"--ckpt {method}=")
             if method in method_names() and blob.get("method") != method:
                 raise UsageError(f"--ckpt {method}={path}: the checkpoint is a {blob.get('method')!r} model, not {method!r}")
-            model = build_from_checkpoint(blob, path=str(path))
-            tc = blob.get("train_config") or {}
-            model.task = tc.get("task")
-            self._loaded[method] = ModelSource(blob.get("method"), model.to(self.device).eval(), f"checkpoint {path} "
-                                               f"(step {blob.get('step')}, trained for {model.task})", dict(tc), name=method)
+            task = (blob.get("train_config") or {}).get("task")
+            self._loaded[method] = source_from_checkpoint(blob, path, method, self.device,
+                                                          f"checkpoint {path} (step {blob.get('step')}, trained for {task})")
         return self._loaded[method], ""
 
 
@@ -117,15 +125,12 @@ class PretrainedFinder:
         if name not in {e["name"] for e in catalogue_entries()}:
             return None, ""
         if name not in self._loaded:
-            from initbench.training.checkpoints import build_from_checkpoint, load_checkpoint
+            from initbench.training.checkpoints import load_checkpoint
 
             pm = resolve_pretrained(name)
             blob = load_checkpoint(pm.path, option=f"--pretrained {name}")
-            model = build_from_checkpoint(blob, path=str(pm.path))
-            tc = blob.get("train_config") or {}
-            model.task = tc.get("task")
-            self._loaded[name] = ModelSource(pm.method, model.to(self.device).eval(),
-                                             f"bundled model {name} (sha256 {pm.sha256[:12]})", dict(tc), name=name)
+            self._loaded[name] = source_from_checkpoint(blob, pm.path, name, self.device,
+                                                        f"bundled model {name} (sha256 {pm.sha256[:12]})")
         return self._loaded[name], ""
 
 

@@ -19,22 +19,13 @@ from initbench.evaluation.paired import Scores, merge_scores
 from initbench.evaluation.result import schema_problems
 from initbench.evaluation.sharding import Shard, place
 
-SMALL_INIT = dict(dim=4, n_res=1, mlp_dim=16, dis_dim=4, dis_n_layer=2, dis_num_scales=2)
 TINY = ["--lpips-backbone", "random", "--num-inputs", "4", "--samples-per-input", "4", "--short-side", "40", "--offline"]
 
 
 @pytest.fixture(scope="module")
-def init_ckpt(tmp_path_factory):
-    """A tiny multimodal INIT checkpoint (trained for sunny2night, untrained weights)."""
-    from initbench.methods.init import InitConfig, InitModel
-    from initbench.training.checkpoints import save_checkpoint
-
-    torch.manual_seed(0)
-    model = InitModel(InitConfig(**SMALL_INIT))
-    path = tmp_path_factory.mktemp("shard_ckpt") / "init.pt"
-    save_checkpoint(path, method="init", config=model.config_dict(), model_state=model.state_dict(), step=0,
-                    train_config={"task": "sunny2night"})
-    return path
+def init_ckpt(tiny_init_ckpt):
+    """A tiny multimodal INIT checkpoint (trained for sunny2night, untrained weights): tests/conftest.py's."""
+    return tiny_init_ckpt
 
 
 #: A seeded random 3 -> 16 conv feature extractor for FID/KID (no Inception weights offline), registered in this

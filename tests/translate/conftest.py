@@ -1,30 +1,12 @@
-"""Fixtures of the translate-dataset tests: a tiny INIT checkpoint (sunny2night, untrained weights), a COCO file of
-the mini-INIT's sunny images, and the command line with that model."""
+"""Fixtures of the translate-dataset tests: a COCO file of the mini-INIT's sunny images, and the command line with
+the tiny INIT of ``tiny_init_ckpt`` (tests/conftest.py)."""
 
 from __future__ import annotations
 
 import json
 
 import pytest
-import torch
 from click.testing import CliRunner
-
-SMALL_INIT = dict(dim=4, n_res=1, mlp_dim=16, dis_dim=4, dis_n_layer=2, dis_num_scales=2)
-
-
-@pytest.fixture(scope="session")
-def tiny_init_ckpt(tmp_path_factory):
-    """A tiny multimodal INIT checkpoint trained for sunny2night (seeded, untrained weights)."""
-    from initbench.methods.init import InitConfig, InitModel
-    from initbench.training.checkpoints import save_checkpoint
-
-    torch.manual_seed(0)
-    model = InitModel(InitConfig(**SMALL_INIT))
-    path = tmp_path_factory.mktemp("td_ckpt") / "init.pt"
-    save_checkpoint(path, method="init", config=model.config_dict(), model_state=model.state_dict(), step=0,
-                    train_config={"task": "sunny2night"})
-    return path
-
 
 @pytest.fixture(scope="session")
 def sunny_coco(mini_init_root, tmp_path_factory):
