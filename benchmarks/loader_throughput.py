@@ -35,7 +35,8 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
-from initbench.dataset.annotations import Box, Record, write_file
+from initbench.dataset.annotation_writer import write_file
+from initbench.dataset.annotations import Box, Record
 from initbench.dataset.png import read_rgb
 from initbench.dataset.loaders import DomainImages
 from initbench.dataset.prepare import prepare

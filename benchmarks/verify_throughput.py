@@ -72,7 +72,9 @@ def build_large(root: Path, n_files: int, size: tuple[int, int]) -> float:
 
     import numpy as np
 
-    from initbench.dataset.annotations import find_annotation_files, parse_file, write_file
+    from initbench.dataset.annotation_files import find_annotation_files
+    from initbench.dataset.annotation_writer import write_file
+    from initbench.dataset.annotations import parse_file
     from initbench.dataset.png import encode_png
     from initbench.dataset.synthetic_scene import make_drive_scene, render_frame
 

@@ -1,4 +1,5 @@
-"""The official INIT annotation text format: parse (with file:line positions) and write.
+"""The official INIT annotation text format: parse, with file:line positions (writing:
+:mod:`initbench.dataset.annotation_writer`; finding the files under a folder: :mod:`initbench.dataset.annotation_files`).
 
 A file is a sequence of records, each followed by two empty lines (as the documented sample
 and public loaders of the release expect; the reader accepts any number of blank lines)::
@@ -29,12 +30,9 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
 
 from initbench.dataset.findings import Finding, make_finding
 from initbench.dataset.release import DOMAINS
-from initbench.errors import UsageError
-from initbench.files import write_atomic
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +105,8 @@ class ParseResult:
     owners: dict[int, str] = field(default_factory=dict)
 
 
-_HEADER = re.compile(r"^#\s*(\S+)\s*$")
+#: A record's header line, ``# <index>``.
+HEADER = re.compile(r"^#\s*(\S+)\s*$")
 _DOMAIN_FROM_NAME = re.compile(r"^([a-z]+?)\d*$")
 
 
@@ -201,7 +200,7 @@ def record_chunks(lines: list[str], target: int) -> list[tuple[int, int]]:
     k = target
     n = len(lines)
     while k < n:
-        while k < n and not (not lines[k - 1].strip() and _HEADER.match(lines[k].strip())):
+        while k < n and not (not lines[k - 1].strip() and HEADER.match(lines[k].strip())):
             k += 1
         if k < n:
             cuts.append(k)
@@ -254,7 +253,7 @@ def _parse_step(lines: list[str], i: int, domain: str, source: str, records: lis
         findings.append(make_finding(rule, source, lineno + off, msg))
 
     raw = lines[i].strip()
-    m = _HEADER.match(raw)
+    m = HEADER.match(raw)
     if not m:
         bad("malformed-record", i + 1, f"expected a record header '# <index>', found {raw[:80]!r}")
         return i + 1
@@ -290,7 +289,7 @@ def _parse_slow(lines: list[str], domain: str, source: str) -> ParseResult:
 
 
 def _next_record_start(lines: list[str], i: int) -> int:
-    while i < len(lines) and not _HEADER.match(lines[i].strip()):
+    while i < len(lines) and not HEADER.match(lines[i].strip()):
         i += 1
     return i
 
@@ -298,7 +297,7 @@ def _next_record_start(lines: list[str], i: int) -> int:
 def _expect_line(lines: list[str], j: int, what: str, index: int, bad) -> str | None:
     """The stripped line ``j`` of a record's head, or None (reported) when it is missing, blank or a header."""
     n = len(lines)
-    if j >= n or not lines[j].strip() or _HEADER.match(lines[j].strip()):
+    if j >= n or not lines[j].strip() or HEADER.match(lines[j].strip()):
         found = "end of file" if j >= n else repr(lines[j].strip()[:80]) if lines[j].strip() else "a blank line"
         bad("malformed-record", min(j, n - 1) + 1 if n else 1, f"expected {what} of record '# {index}', found {found}")
         return None
@@ -371,7 +370,7 @@ def _parse_box_lines(lines: list[str], j: int, bad, off: int) -> tuple[list[Box]
     n = len(lines)
     boxes: list[Box] = []
     ok = True
-    while j < n and lines[j].strip() and not _HEADER.match(lines[j].strip()):
+    while j < n and lines[j].strip() and not HEADER.match(lines[j].strip()):
         text = lines[j].strip()
         toks = lines[j].split()
         lineno = j + 1
@@ -435,78 +434,3 @@ def parse_file(path: str | os.PathLike, *, domain: str | None = None) -> ParseRe
     if dom is None:
         return ParseResult([], problems)
     return parse_lines(lines, domain=dom, source=str(path))
-
-
-def format_record(rec: Record) -> str:
-    """The record in the official text format, without the empty lines that end it."""
-    out = [
-        f"# {rec.index}",
-        rec.path,
-        f"{rec.channels} {rec.height} {rec.width} {rec.num}",
-        str(rec.zero_field),
-        str(len(rec.boxes)),
-    ]
-    for b in rec.boxes:
-        out.append(f"{b.cls} {format_number(b.x1)} {format_number(b.y1)} {format_number(b.x2)} {format_number(b.y2)}")
-    return "\n".join(out)
-
-
-#: What ends every record: its last line's newline and two empty lines. Loaders of the release
-#: read a fixed two lines after the boxes (one blank line makes them take the next header as
-#: blank and crash); the reader here accepts one or more.
-RECORD_END = "\n\n\n"
-
-
-def format_records(records: Iterable[Record]) -> str:
-    """Each record followed by two empty lines (:data:`RECORD_END`)."""
-    return "".join(format_record(r) + RECORD_END for r in records)
-
-
-def write_file(path: str | os.PathLike, records: Iterable[Record]) -> None:
-    """Write records atomically (temporary name, then rename)."""
-    write_atomic(path, format_records(records))
-
-
-def looks_like_annotation_file(path: str | os.PathLike, probe_bytes: int = 4096) -> bool:
-    """True when the file starts (after blank lines) with a ``# <index>`` header and a .png path."""
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(probe_bytes).decode("utf-8-sig", errors="replace")
-    except OSError:
-        return False
-    lines = [l.strip() for l in head.splitlines() if l.strip()]
-    return len(lines) >= 2 and bool(_HEADER.match(lines[0])) and lines[1].lower().endswith(".png")
-
-
-def find_annotation_files(root: str | os.PathLike) -> list[Path]:
-    """Every ``*.txt`` under ``root`` whose content is in the official format, sorted."""
-    root = Path(root)
-    found = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for name in sorted(filenames):
-            if name.lower().endswith(".txt"):
-                p = Path(dirpath) / name
-                if looks_like_annotation_file(p):
-                    found.append(p)
-    return found
-
-
-def annotation_files_to_read(root: str | os.PathLike, annotations: Sequence[str | os.PathLike] | None) -> list[Path]:
-    """The annotation files a command reads: ``annotations`` when given (each must be a file), else every file in
-    the official format under the folder ``root``. UsageError (naming ``--annotations`` or ``ROOT``) otherwise."""
-    if annotations:
-        files = [Path(a) for a in annotations]
-        for f in files:
-            if not f.is_file():
-                raise UsageError(f"--annotations: {f} is not a file")
-        return files
-    if not Path(root).is_dir():
-        raise UsageError(f"ROOT: {root} is not a directory")
-    files = find_annotation_files(root)
-    if not files:
-        raise UsageError(
-            f"ROOT: no annotation files under {root}; expected text files in the official format "
-            "(e.g. batch1_anno/sunny1.txt), or name them with --annotations"
-        )
-    return files

@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
-from initbench.dataset.annotations import Record, domain_from_filename, looks_like_annotation_file, parse_file
+from initbench.dataset.annotation_files import looks_like_annotation_file
+from initbench.dataset.annotations import Record, domain_from_filename, parse_file
 from initbench.dataset.filescan import is_image_name
 from initbench.dataset.findings import ERROR, Finding, make_finding
 from initbench.dataset.png import PngError, read_png_header

@@ -40,7 +40,8 @@ from typing import Callable
 import torch
 
 from initbench.dataset import transforms as T
-from initbench.dataset.annotations import Box, Record, write_file
+from initbench.dataset.annotation_writer import write_file
+from initbench.dataset.annotations import Box, Record
 from initbench.dataset.index import index_root
 from initbench.dataset.manifest import build_manifest, write_manifest
 from initbench.dataset.png import PngError, png_size, read_png_header, read_rgb, write_png

@@ -14,7 +14,8 @@ from typing import Sequence
 
 import numpy as np
 
-from initbench.dataset.annotations import Record, annotation_files_to_read, parse_file
+from initbench.dataset.annotation_files import annotation_files_to_read
+from initbench.dataset.annotations import Record, parse_file
 from initbench.dataset.release import CATEGORY_KEYS, DOMAINS, PAPER_COUNTS
 
 QUANTILES = (0.0, 0.05, 0.25, 0.5, 0.75, 0.95, 1.0)

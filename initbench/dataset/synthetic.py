@@ -41,7 +41,8 @@ from typing import Callable
 
 import numpy as np
 
-from initbench.dataset.annotations import Box, Record, write_file
+from initbench.dataset.annotation_writer import write_file
+from initbench.dataset.annotations import Box, Record
 from initbench.dataset.png import write_png
 from initbench.dataset.release import CATEGORY_KEYS, DOMAINS
 from initbench.dataset.synthetic_scene import make_drive_scene, render_frame

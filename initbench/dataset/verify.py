@@ -26,7 +26,8 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Callable, Sequence
 
-from initbench.dataset.annotations import annotation_files_to_read, parse_lines, read_annotation_lines, record_chunks
+from initbench.dataset.annotation_files import annotation_files_to_read
+from initbench.dataset.annotations import parse_lines, read_annotation_lines, record_chunks
 from initbench.dataset.dirscan import Ready, scan_tree, split_key
 from initbench.dataset.findings import ERROR, RULES, WARNING, Finding
 from initbench.dataset.release import CATEGORY_KEYS, DOMAINS, PAPER_COUNTS

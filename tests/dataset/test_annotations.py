@@ -4,16 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from initbench.dataset.annotations import (
-    Box,
-    Record,
-    domain_from_filename,
-    find_annotation_files,
-    format_records,
-    parse_file,
-    parse_text,
-    write_file,
-)
+from initbench.dataset.annotation_files import find_annotation_files
+from initbench.dataset.annotation_writer import format_records, write_file
+from initbench.dataset.annotations import Box, Record, domain_from_filename, parse_file, parse_text
 
 # The only verbatim record of the release found in public material (see the reference notes).
 SAMPLE = """# 1

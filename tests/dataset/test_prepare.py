@@ -9,7 +9,8 @@ import torch
 from click.testing import CliRunner
 
 from initbench.cli import main
-from initbench.dataset.annotations import find_annotation_files, parse_file
+from initbench.dataset.annotation_files import find_annotation_files
+from initbench.dataset.annotations import parse_file
 from initbench.dataset.png import png_size
 from initbench.dataset.index import index_root
 from initbench.dataset.prepare import MANIFEST_NAME, prepare
