@@ -57,3 +57,13 @@ def test_random_backbones_are_recorded_as_random_and_seeded():
     assert fp["backbone_weights"] == "random" and fp["num_classes"] == 4 and (fp["min_size"], fp["max_size"]) == (64, 107)
     sa, sb, sc = a.state_dict(), b.state_dict(), c.state_dict()
     assert all(torch.equal(sa[k], sb[k]) for k in sa) and not all(torch.equal(sa[k], sc[k]) for k in sa)
+
+
+def test_custom_detectors_use_and_record_their_cpu_sampling():
+    model, fp = D.build_detector("tiny", 4, size=64, seed=0)
+    assert fp["sampling"] == D.CUSTOM_SAMPLING
+    assert model.rpn._pre_nms_top_n == {"training": 600, "testing": 300}
+    assert model.rpn._post_nms_top_n == {"training": 300, "testing": 150}
+    assert model.roi_heads.fg_bg_sampler.batch_size_per_image == 128
+    _, fp_mobile = D.build_detector("mobilenet-v3-fpn", 4, size=64, seed=0)
+    assert fp_mobile["sampling"] == "torchvision defaults"
