@@ -37,8 +37,9 @@ CUSTOM_WIDTH = {"small": 32, "tiny": 8}
 #: The custom detectors' proposal and RoI-sample counts, sized for small frames with a few objects each (the
 #: mini-INIT: 256 x 160, under 20 boxes). torchvision's defaults (2000 proposals kept per image in training, 512
 #: RoIs sampled per image) are sized for 800 px COCO images; on a CPU, RoIAlign's backward over 512 RoIs took
-#: 56 % of a training step of ``tiny`` and NMS over 2000 proposals another 16 %. These counts make a step 2.9x
-#: faster (measured with ``torch.profiler``, batch 4 at 256 x 160) and still leave more than ten proposals per box.
+#: 56 % of a training step of ``tiny`` and NMS over 2000 proposals another 16 % (``torch.profiler``). These counts
+#: make a step take 3.2x less CPU time (batch 4 at 256 x 160: ``benchmarks/detector_step_speed.py``, its JSON in
+#: ``benchmarks/results/``) and still leave more than ten proposals per box.
 CUSTOM_SAMPLING = {"rpn_pre_nms_top_n_train": 600, "rpn_post_nms_top_n_train": 300, "rpn_pre_nms_top_n_test": 300,
                    "rpn_post_nms_top_n_test": 150, "box_batch_size_per_image": 128}
 
