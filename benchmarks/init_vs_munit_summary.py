@@ -30,8 +30,8 @@ V1_KEYS = ("lpips_diversity", "is_exp", "is_kl", "cis_exp", "cis_kl")
 #: per-input key of a per-input-mean metric, where it differs from the metric's name.
 PER_INPUT_KEY = {"lpips_diversity": "lpips"}
 #: The columns of the short README table (paired-v1 first, then v1's diversity scores).
-README_KEYS = (("paired-v1", "l1_gt_frame"), ("paired-v1", "l1_gt_objects"), ("paired-v1", "lpips_gt_frame"),
-               ("paired-v1", "lpips_gt_objects"), ("paired-v1", "domain_accuracy"), ("paired-v1", "object_domain_accuracy"),
+README_KEYS = (("paired-v1", "l1_gt_frame"), ("paired-v1", "l1_gt_objects"), ("paired-v1", "l1_gt_objects_best"),
+               ("paired-v1", "l1_gt_objects_guided"), ("paired-v1", "lpips_gt_frame"), ("paired-v1", "lpips_gt_objects"), ("paired-v1", "domain_accuracy"), ("paired-v1", "object_domain_accuracy"),
                ("v1", "lpips_diversity"), ("v1", "is_exp"), ("v1", "cis_exp"))
 
 
