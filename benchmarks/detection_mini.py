@@ -4,21 +4,24 @@ The paper's second experiment asks whether night copies of sunny training images
 help a detector at night. Here, on mini-INIT v2 (test split ``drives``: whole drives held out):
 
 - arm ``real``: a detector trained on the real sunny training images alone;
-- one arm per ``--arm NAME=ANN.json:IMAGES``: trained on the real sunny training images plus that copy (the
-  sunny training images translated sunny -> night by a method, e.g. ``initbench translate-dataset`` output:
-  its COCO file and image folder, same boxes as the sources);
+- one arm per ``--copies`` name (default ``init,munit,colour-transfer``): trained on the real sunny training images
+  plus their sunny -> night copy, made here by ``initbench translate-dataset`` (one style per image) with the
+  bundled model of that name, or for ``colour-transfer`` with the global colour map fitted on the training
+  images (the floor a translation model has to beat);
+- one arm per ``--arm NAME=ANN.json:IMAGES``: the same with a copy made elsewhere (e.g. by your own model;
+  ``translate-dataset`` output: its ``annotations.json`` and ``images`` folder);
 - ``--oracle``: an arm ``real-night`` trained on the sunny plus the real night training images (other scenes).
 
 Each arm is tested on two sets: the real night test images, and the ground-truth night renderings of the sunny
 test frames (``ground_truth/sunny2night/...``; their COCO file is the sunny test file with the paths changed,
 the same boxes). Every arm runs with every seed of ``--seeds``; the same seed gives every arm the same initial
-weights and data order of the shared images. Reported per arm and test set: AP, AP50, AP75 and AP per class,
+weights (the data order differs, since the arms' training sets differ). Reported per arm and test set: AP, AP50, AP75 and AP per class,
 each as the mean over seeds with a 95 % Student t interval (mean +- t(0.975, n-1) * sd / sqrt(n), sd with n-1;
 none for one seed), and per non-``real`` arm the paired difference to ``real`` (same seeds) with its t interval.
 Seconds per epoch and per run are recorded to size a run.
 
-    python benchmarks/detection_mini.py --work /tmp/detmini --out benchmarks/results/detection_mini.json \\
-        --arm init=copies/init/coco.json:copies/init --arm colour-transfer=copies/ct/coco.json:copies/ct --oracle
+    python benchmarks/detection_mini.py --work /tmp/detmini --oracle --out benchmarks/results/detection_mini.json
+    python benchmarks/detection_mini.py --work /tmp/detmini --copies '' --arm mine=OUT/annotations.json:OUT/images
     python benchmarks/detection_mini.py --quick --work /tmp/detmini-quick --oracle --out /tmp/detection_mini_quick.json
 
 Data (made in ``WORK/data`` unless ``--data``): ``initbench synth WORK/data --paired --per-domain N``, then
@@ -43,6 +46,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_common import log  # noqa: E402
 from bench_common import machine as bench_machine  # noqa: E402
+
+from initbench.files import write_atomic  # noqa: E402
 
 METRICS = ("AP", "AP50", "AP75")
 TESTS = ("night_test", "gt_night_test")
@@ -93,9 +98,84 @@ def prepare_data(args) -> tuple[dict[str, str], list[list[str]]]:
                 im["file_name"] = ground_truth_path("sunny", "night", im["file_name"].split("/", 1)[1])
                 im["domain"] = "night"
         path = work / f"{name}.json"
-        path.write_text(json.dumps(doc) + "\n")
+        write_atomic(path, json.dumps(doc) + "\n")
         specs[name] = f"{path}:{root}"
+    for name in args.copies:
+        specs[f"copy:{name}"], made = make_copy(name, work, root, work / "sunny_train.full.json", args.copy_seed)
+        commands += made
     return specs, commands
+
+
+#: The translated copies ``--copies`` can make, and the model each is made with: the bundled sunny2night models
+#: (trained on the default mini-INIT v2, split ``drives``: the test frames here were never seen) and the global
+#: colour map fitted on the ``drives`` training images, the floor.
+COPY_MODELS = {"init": "mini-init-v2/sunny2night/init", "munit": "mini-init-v2/sunny2night/munit",
+               "colour-transfer": None}
+
+
+def make_copy(name: str, work: Path, root: Path, sunny_train: Path, seed: int) -> tuple[str, list[str]]:
+    """A sunny -> night copy of the sunny training images (``sunny_train``, a COCO file) by ``name`` (a key of
+    :data:`COPY_MODELS`), one style per image drawn with ``seed``; returns its ``ANN.json:IMAGES`` spec and the
+    commands. ``initbench translate-dataset`` reuses a finished copy, so a rerun costs nothing."""
+    out = work / "copies" / name
+    commands = []
+    model = ["--pretrained", COPY_MODELS[name]] if COPY_MODELS[name] else []
+    if name == "colour-transfer":
+        ckpt = work / "copies" / "colour-transfer.pt"
+        if not ckpt.is_file():
+            from initbench.evaluation.floors import build_floor
+
+            floor, _ = build_floor("colour-transfer", root, "sunny2night", split="drives", short_side=None)
+            ckpt.parent.mkdir(parents=True, exist_ok=True)
+            floor.save(ckpt)
+            commands.append(["python: initbench.evaluation.floors.build_floor('colour-transfer', DATA, 'sunny2night', "
+                             f"split='drives', short_side=None).save({ckpt})"])
+        model = ["--ckpt", str(ckpt)]
+    commands.append(initbench("translate-dataset", "--method", name, *model, "--coco", str(sunny_train), "--images",
+                              str(root), "--out", str(out), "--num-styles", "1", "--seed", str(seed), "--device", "cpu"))
+    return f"{out / 'annotations.json'}:{out / 'images'}", commands
+
+
+def keep_categories(name: str, spec: str, keep: list[str], work: Path) -> tuple[str, str]:
+    """The arm ``NAME-only-CATS`` training on the copy ``spec`` with the boxes of the categories ``keep`` only (the
+    others become background): a diagnostic of what a copy's boxes teach. Returns its name and spec."""
+    ann, images = spec.split(".json:", 1)
+    doc = json.loads(Path(ann + ".json").read_text())
+    ids = {c["id"] for c in doc["categories"] if c["name"] in keep}
+    unknown = sorted(set(keep) - {c["name"] for c in doc["categories"]})
+    if unknown:
+        raise SystemExit(f"--copy-categories: unknown {unknown}; the copy's categories are "
+                         + ", ".join(c["name"] for c in doc["categories"]))
+    doc["annotations"] = [a for a in doc["annotations"] if a["category_id"] in ids]
+    arm = f"{name}-only-" + "+".join(c.replace(" ", "-") for c in keep)
+    path = work / f"copy-{arm}.json"
+    write_atomic(path, json.dumps(doc) + "\n")
+    return arm, f"{path}:{images}"
+
+
+def confident_car_iou(detections: Path, test_ann: str, threshold: float = 0.5) -> dict:
+    """How well the confident car detections (score > ``threshold``) of one test set sit on true cars: per
+    detection, the IoU with its best-overlapping true car of the same image (0 when none). Returns their count,
+    median, lowest and highest: a detector can score AP 0 because it finds nothing or because its boxes are
+    misplaced, and this tells which."""
+    from torchvision.ops import box_iou
+    import torch
+
+    doc = json.loads(Path(test_ann).read_text())
+    car = next(c["id"] for c in doc["categories"] if c["name"] == "car")
+    truth: dict[int, list] = {}
+    for a in doc["annotations"]:
+        if a["category_id"] == car:
+            truth.setdefault(a["image_id"], []).append(a["bbox"])
+    xyxy = lambda b: [b[0], b[1], b[0] + b[2], b[1] + b[3]]  # noqa: E731
+    ious = []
+    for d in json.loads(detections.read_text()):
+        if d["category_id"] != car or d["score"] <= threshold:
+            continue
+        gt = truth.get(d["image_id"], [])
+        ious.append(float(box_iou(torch.tensor([xyxy(d["bbox"])]), torch.tensor([xyxy(b) for b in gt])).max()) if gt else 0.0)
+    return {"count": len(ious), "median": statistics.median(ious) if ious else None,
+            "min": min(ious, default=None), "max": max(ious, default=None), "score_threshold": threshold}
 
 
 def reusable(path: Path, want: dict) -> dict | None:
@@ -147,6 +227,12 @@ def main() -> None:
     ap.add_argument("--per-domain", type=int, default=64, help="images per domain when the data is made here")
     ap.add_argument("--arm", action="append", default=[], metavar="NAME=ANN.json:IMAGES",
                     help="a translated sunny->night copy of the sunny training images (repeatable)")
+    ap.add_argument("--copies", default="init,munit,colour-transfer",
+                    help="arms whose copy is made here: comma-separated from " + ", ".join(COPY_MODELS) + " ('' for none)")
+    ap.add_argument("--copy-seed", type=int, default=0, help="translate-dataset --seed of the copies made here")
+    ap.add_argument("--copy-categories", default=None,
+                    help="diagnostic: keep only these categories' boxes in the --copies arms (comma-separated names, "
+                         "e.g. car); the arms are named NAME-only-CATS")
     ap.add_argument("--oracle", action="store_true", help="add the arm real-night (sunny + real night training images)")
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--arch", default="tiny")
@@ -164,6 +250,11 @@ def main() -> None:
     args = ap.parse_args()
     if args.quick:
         args.per_domain, args.seeds, args.epochs, args.max_train, args.max_test = 16, "0", 1, 8, 4
+    args.copies = [c for c in args.copies.split(",") if c]
+    args.copy_categories = [c for c in (args.copy_categories or "").split(",") if c]
+    unknown = sorted(set(args.copies) - set(COPY_MODELS))
+    if unknown:
+        raise SystemExit(f"--copies: unknown {unknown}; expected some of {', '.join(COPY_MODELS)}")
     import torch
 
     from initbench.detection.benchmark import run_detection_benchmark
@@ -176,6 +267,11 @@ def main() -> None:
     arms = {"real": [specs["sunny_train"]]}
     if args.oracle:
         arms["real-night"] = [specs["sunny_train"], specs["night_train"]]
+    for name in args.copies:  # the copies of the first --max-train images, as for --arm below
+        spec = specs[f"copy:{name}"]
+        if args.copy_categories:
+            name, spec = keep_categories(name, spec, args.copy_categories, work)
+        args.arm.append(f"{name}={spec}")
     for item in args.arm:
         name, sep, spec = item.partition("=")
         if not sep or not name or name in arms:
@@ -183,7 +279,7 @@ def main() -> None:
         if args.max_train is not None:  # the copy of the same first images
             ann, images = spec.split(".json:", 1)
             capped = work / f"arm-{name}.json"
-            capped.write_text(json.dumps(subset(json.loads(Path(ann + ".json").read_text()), args.max_train)) + "\n")
+            write_atomic(capped, json.dumps(subset(json.loads(Path(ann + ".json").read_text()), args.max_train)) + "\n")
             spec = f"{capped}:{images}"
         arms[name] = [specs["sunny_train"], spec]
     tests = [specs[t] for t in TESTS]
@@ -206,7 +302,11 @@ def main() -> None:
             metrics = {t: {**{k: s["metrics"][k] for k in METRICS},
                            **{f"AP {c}": v for c, v in s["metrics"]["AP_per_class"].items()}}
                        for t, s in zip(TESTS, doc["tests"])}
-            runs.append({"arm": arm, "seed": seed, "results": str(out), "reused": reused,
+            from initbench.detection.benchmark import detections_path
+
+            localisation = {t: confident_car_iou(detections_path(out, i + 1), spec.split(".json:", 1)[0] + ".json")
+                            for i, (t, spec) in enumerate(zip(TESTS, tests))}
+            runs.append({"arm": arm, "seed": seed, "results": str(out), "reused": reused, "car_iou": localisation,
                          "run_seconds": None if reused else seconds, "run_cpu_seconds": None if reused else cpu_seconds,
                          "seconds_per_epoch": doc["timings"]["seconds_per_epoch"],
                          "cpu_seconds_per_epoch": statistics.fmean(doc["timings"]["epoch_cpu_seconds"]),
@@ -230,7 +330,7 @@ def main() -> None:
         "summary": summarise(runs, list(arms), categories),
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    write_atomic(args.out, json.dumps(result, indent=2) + "\n")
     log(f"wrote {args.out}")
 
 
