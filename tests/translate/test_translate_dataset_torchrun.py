@@ -27,6 +27,7 @@ for name, argv in json.loads(open(sys.argv[1]).read()).items():
         codes[name] = exc.code
 with open(sys.argv[1] + f".rank{dist.get_rank()}", "w") as f:
     json.dump(codes, f)
+dist.barrier()  # leave together: a rank tearing gloo down while its peer still exits was seen to abort (SIGABRT)
 dist.destroy_process_group()
 """
 
