@@ -139,8 +139,10 @@ def make_copy(name: str, work: Path, root: Path, sunny_train: Path, seed: int) -
 def keep_categories(name: str, spec: str, keep: list[str], work: Path) -> tuple[str, str]:
     """The arm ``NAME-only-CATS`` training on the copy ``spec`` with the boxes of the categories ``keep`` only (the
     others become background): a diagnostic of what a copy's boxes teach. Returns its name and spec."""
-    ann, images = spec.split(".json:", 1)
-    doc = json.loads(Path(ann + ".json").read_text())
+    from initbench.detection.coco_data import parse_spec
+
+    copy = parse_spec(spec, "--copies")
+    doc = json.loads(copy.ann.read_text())
     ids = {c["id"] for c in doc["categories"] if c["name"] in keep}
     unknown = sorted(set(keep) - {c["name"] for c in doc["categories"]})
     if unknown:
@@ -150,10 +152,10 @@ def keep_categories(name: str, spec: str, keep: list[str], work: Path) -> tuple[
     arm = f"{name}-only-" + "+".join(c.replace(" ", "-") for c in keep)
     path = work / f"copy-{arm}.json"
     write_atomic(path, json.dumps(doc) + "\n")
-    return arm, f"{path}:{images}"
+    return arm, f"{path}:{copy.images}"
 
 
-def confident_car_iou(detections: Path, test_ann: str, threshold: float = 0.5) -> dict:
+def confident_car_iou(detections: Path, test_ann: Path, threshold: float = 0.5) -> dict:
     """How well the confident car detections (score > ``threshold``) of one test set sit on true cars: per
     detection, the IoU with its best-overlapping true car of the same image (0 when none). Returns their count,
     median, lowest and highest: a detector can score AP 0 because it finds nothing or because its boxes are
@@ -161,7 +163,7 @@ def confident_car_iou(detections: Path, test_ann: str, threshold: float = 0.5) -
     from torchvision.ops import box_iou
     import torch
 
-    doc = json.loads(Path(test_ann).read_text())
+    doc = json.loads(test_ann.read_text())
     car = next(c["id"] for c in doc["categories"] if c["name"] == "car")
     truth: dict[int, list] = {}
     for a in doc["annotations"]:
@@ -257,7 +259,7 @@ def main() -> None:
         raise SystemExit(f"--copies: unknown {unknown}; expected some of {', '.join(COPY_MODELS)}")
     import torch
 
-    from initbench.detection.benchmark import run_detection_benchmark
+    from initbench.detection.benchmark import detections_path, run_detection_benchmark
     from initbench.detection.coco_data import load_set, parse_spec
 
     torch.set_num_threads(args.threads)
@@ -277,10 +279,10 @@ def main() -> None:
         if not sep or not name or name in arms:
             raise SystemExit(f"--arm: expected a new NAME=ANN.json:IMAGES; got {item!r}")
         if args.max_train is not None:  # the copy of the same first images
-            ann, images = spec.split(".json:", 1)
+            given = parse_spec(spec, "--arm")
             capped = work / f"arm-{name}.json"
-            write_atomic(capped, json.dumps(subset(json.loads(Path(ann + ".json").read_text()), args.max_train)) + "\n")
-            spec = f"{capped}:{images}"
+            write_atomic(capped, json.dumps(subset(json.loads(given.ann.read_text()), args.max_train)) + "\n")
+            spec = f"{capped}:{given.images}"
         arms[name] = [specs["sunny_train"], spec]
     tests = [specs[t] for t in TESTS]
     sha = {s: load_set(parse_spec(s, "--train")).sha256 for s in {x for v in arms.values() for x in v} | set(tests)}
@@ -302,9 +304,7 @@ def main() -> None:
             metrics = {t: {**{k: s["metrics"][k] for k in METRICS},
                            **{f"AP {c}": v for c, v in s["metrics"]["AP_per_class"].items()}}
                        for t, s in zip(TESTS, doc["tests"])}
-            from initbench.detection.benchmark import detections_path
-
-            localisation = {t: confident_car_iou(detections_path(out, i + 1), spec.split(".json:", 1)[0] + ".json")
+            localisation = {t: confident_car_iou(detections_path(out, i + 1), parse_spec(spec, "--test").ann)
                             for i, (t, spec) in enumerate(zip(TESTS, tests))}
             runs.append({"arm": arm, "seed": seed, "results": str(out), "reused": reused, "car_iou": localisation,
                          "run_seconds": None if reused else seconds, "run_cpu_seconds": None if reused else cpu_seconds,

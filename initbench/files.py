@@ -1,4 +1,5 @@
-"""Writing files so that a reader never sees half of one: a temporary sibling, then ``os.replace``.
+"""Writing files so that a reader never sees half of one: a temporary sibling, then ``os.replace``; and reading
+a JSON file with one typed error for every way it can be unreadable.
 
 Usable from every layer (like ``errors.py`` and ``digests.py``). The temporary file is
 ``.<name>.tmp-<pid>-<thread>`` in the target's folder (same file system, so the rename is atomic;
@@ -8,11 +9,14 @@ write fails, whatever the failure (a full disk, an exception of the caller, Ctrl
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO, Any, Iterator
+
+from initbench.errors import DataFormatError
 
 TEMP_MARK = ".tmp-"
 
@@ -60,3 +64,12 @@ def write_atomic(path: str | os.PathLike, data: bytes | str, encoding: str = "ut
     with atomic_write(path, "wb") as fh:
         fh.write(raw)
     return len(raw)
+
+
+def read_json(path: str | os.PathLike, what: str) -> Any:
+    """The JSON document at ``path``; a missing, undecodable or malformed file is a
+    :class:`~initbench.errors.DataFormatError` ``PATH: WHAT (why)``, e.g. ``what`` = "not a readable results JSON"."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DataFormatError(f"{what} ({exc})", str(path)) from None

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from initbench.files import atomic_write, write_atomic
+from initbench.errors import DataFormatError
+from initbench.files import atomic_write, read_json, write_atomic
 
 
 def test_write_atomic_replaces_whole_and_leaves_no_temporary(tmp_path):
@@ -42,3 +43,15 @@ def test_an_exclusive_write_never_replaces_an_existing_file(tmp_path):
             fh.write(b"second")
     assert target.read_bytes() == b"first"
     assert [p.name for p in tmp_path.iterdir()] == ["entry.json"]  # no temporary left behind
+
+
+def test_read_json_names_the_file_and_why_it_is_unreadable(tmp_path):
+    good, bad = tmp_path / "good.json", tmp_path / "bad.json"
+    good.write_text('{"a": [1, 2]}')
+    bad.write_text('{"a": ')
+    assert read_json(good, "not a readable thing") == {"a": [1, 2]}
+    with pytest.raises(DataFormatError) as exc:
+        read_json(bad, "--thing: not a readable thing")
+    assert str(exc.value).startswith(f"{bad}: --thing: not a readable thing (Expecting value: line 1 column 7")
+    with pytest.raises(DataFormatError, match=r"missing\.json: x \(\[Errno 2\]"):
+        read_json(tmp_path / "missing.json", "x")

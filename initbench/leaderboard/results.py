@@ -25,6 +25,7 @@ from typing import Any, Sequence
 
 from initbench.digests import results_digest, sha256_tensors
 from initbench.errors import DataFormatError, UsageError
+from initbench.files import read_json
 from initbench.leaderboard.benchmarks import METRICS, PAIRED_METRICS, get_benchmark
 from initbench.leaderboard.entry import SCHEMA_ID, mean, unbiased_std
 
@@ -123,10 +124,7 @@ def checkpoint_weights_sha256(path: str | os.PathLike) -> str:
 def results_file_sha256(path: str | os.PathLike) -> str:
     """Identity of a results file: :func:`initbench.digests.results_digest` of its JSON (timings left out)."""
     p = Path(path)
-    try:
-        doc = json.loads(p.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DataFormatError(f"not a readable results JSON ({exc})", str(p)) from None
+    doc = read_json(p, "not a readable results JSON")
     if not isinstance(doc, dict):
         raise DataFormatError(f"expected a JSON object; found {type(doc).__name__}", str(p))
     return results_digest(doc)

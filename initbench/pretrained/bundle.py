@@ -20,7 +20,7 @@ import torch
 
 from initbench.digests import results_digest, sha256_tensors
 from initbench.errors import CheckpointError, DataFormatError, UsageError
-from initbench.files import write_atomic
+from initbench.files import read_json, write_atomic
 from initbench.pretrained.catalogue import (HEADLINE, MAX_FILE_BYTES, MAX_TOTAL_BYTES, catalogue_path, catalogue_problems,
                                             file_name, files_dir, load_catalogue, model_name)
 
@@ -147,10 +147,7 @@ def training_facts(blob: dict, train_json: str | os.PathLike | None, seconds: fl
     summary: dict = {}
     if train_json is not None:
         p = Path(train_json)
-        try:
-            summary = json.loads(p.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise DataFormatError(f"--train-json: not a readable JSON file ({exc})", str(p)) from None
+        summary = read_json(p, "--train-json: not a readable JSON file")
         if not isinstance(summary, dict) or "seconds" not in summary or "steps" not in summary:
             raise DataFormatError("--train-json: expected the summary `initbench train --json` writes (seconds, steps, "
                                   "device)", str(p))
@@ -183,10 +180,7 @@ def results_summary(path: str | os.PathLike, method: str, task: str, weights: tu
     from initbench.evaluation.result import schema_problems
 
     p = Path(path)
-    try:
-        doc = json.loads(p.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DataFormatError(f"--results: not a readable results JSON ({exc})", str(p)) from None
+    doc = read_json(p, "--results: not a readable results JSON")
     problems = schema_problems(doc)
     if problems:
         raise DataFormatError(f"--results: not a results document: {problems[0]}", str(p))

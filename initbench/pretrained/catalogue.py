@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from initbench.errors import DataFormatError
+from initbench.files import read_json
 
 FORMAT = "initbench-pretrained-catalogue"
 FORMAT_VERSION = 1
@@ -111,10 +112,7 @@ def load_catalogue(path: str | os.PathLike | None = None) -> dict[str, Any]:
         if path is None and CATALOGUE_ENV not in os.environ:
             raise DataFormatError("the package's catalogue of reference models is missing (a broken install?)", str(p))
         return empty_catalogue()
-    try:
-        doc = json.loads(p.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DataFormatError(f"not a readable catalogue JSON ({exc})", str(p)) from None
+    doc = read_json(p, "not a readable catalogue JSON")
     problems = catalogue_problems(doc)
     if problems:
         more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
