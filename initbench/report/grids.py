@@ -102,7 +102,9 @@ def section_grid(section: Section, sources: Sources, root: str | Path | None, *,
         grid.note = f"--data {root}: {missing[0]} (an input of {first.path.name}) is not there; is it the tree the results were computed on?"
         return grid
     methods = list(dict.fromkeys(r.subject for r in section.results))
-    found = {m: sources.find(m, section.task) for m in methods}
+    scored = {m: frozenset(r.doc.get("checkpoint_sha256") for r in section.results if r.subject == m) - {None}
+              for m in methods}
+    found = {m: sources.find(m, section.task, scored[m]) for m in methods}
     truth_seen = False
     for i, key in enumerate(keys):
         x = load_image(root / key, short_side)

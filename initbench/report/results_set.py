@@ -2,12 +2,15 @@
 
 A report takes any set of evaluator results files (protocols ``v1`` and ``paired-v1``). Files are
 grouped into *sections* by (protocol, task): the rows of one table. Within a section, files of the
-same method are *seeds* of it when they come from different checkpoints. A file that cannot be read,
+same method *and training recipe* (``method_settings.trained_with`` but its seed) are *seeds* of it when they
+come from different checkpoints; where one method comes with several recipes, each recipe is a subject of its
+own, named by what differs (``init [shuffle_boxes true]``). A file that cannot be read,
 is not a results document or has another protocol is refused with a DataFormatError naming it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +29,9 @@ class LoadedResult:
     path: Path
     doc: dict
     index: int
+    #: What sets this result's training recipe apart from other recipes of its method in its section
+    #: (set by :func:`sections`; empty when the method comes with one recipe).
+    recipe_note: str = ""
 
     @property
     def method(self) -> str:
@@ -40,10 +46,18 @@ class LoadedResult:
         return self.doc["protocol"]
 
     @property
+    def recipe(self) -> dict:
+        """How the scored checkpoint was trained (``method_settings.trained_with``) without its seed; {} if unknown."""
+        trained = (self.doc.get("method_settings") or {}).get("trained_with") or {}
+        return {k: v for k, v in trained.items() if k != "seed"}
+
+    @property
     def subject(self) -> str:
-        """What was scored: the bundled model's name (``--pretrained``) when the result records one, else the method.
-        Results of one subject from different checkpoints are seeds of it; a grid shows each subject once."""
-        return (self.doc.get("pretrained") or {}).get("name") or self.method
+        """What was scored: the bundled model's name (``--pretrained``) when the result records one, else the method,
+        with :attr:`recipe_note` when the method comes with several recipes. Results of one subject from different
+        checkpoints are seeds of it; a grid shows each subject once."""
+        base = (self.doc.get("pretrained") or {}).get("name") or self.method
+        return f"{base} [{self.recipe_note}]" if self.recipe_note else base
 
     @property
     def label(self) -> str:
@@ -129,8 +143,27 @@ def load_results(paths: Iterable[str | Path]) -> list[LoadedResult]:
 
 
 def sections(results: list[LoadedResult]) -> list[Section]:
-    """Results grouped by (protocol, task), in order of first appearance; rows keep the given order."""
+    """Results grouped by (protocol, task), in order of first appearance; rows keep the given order. Within a
+    section, results of one method trained with different recipes get a :attr:`~LoadedResult.recipe_note`."""
     by: dict[tuple[str, str], Section] = {}
     for r in results:
         by.setdefault((r.protocol, r.task), Section(r.protocol, r.task)).results.append(r)
+    for section in by.values():
+        section.results = _note_recipes(section.results)
     return list(by.values())
+
+
+def _note_recipes(results: list[LoadedResult]) -> list[LoadedResult]:
+    """``results`` with a recipe note on each result whose subject comes with more than one recipe: the recipe's
+    entries that differ between them (``variant ds, shuffle_boxes true``)."""
+    recipes: dict[str, list[dict]] = {}
+    for r in results:
+        recipes.setdefault(r.subject, []).append(r.recipe)
+    out = []
+    for r in results:
+        group = recipes[r.subject]
+        keys = sorted({k for rec in group for k in rec})
+        differ = [k for k in keys if len({json.dumps(rec.get(k), sort_keys=True) for rec in group}) > 1]
+        note = ", ".join(f"{k} {json.dumps(r.recipe.get(k), sort_keys=True)}" for k in differ)
+        out.append(dataclasses.replace(r, recipe_note=note) if note else r)
+    return out

@@ -68,8 +68,9 @@ def source_from_checkpoint(blob: dict, path, name: str, device: str, description
 
 
 class SourceFinder(Protocol):
-    def find(self, method: str, task: str) -> tuple[ModelSource | None, str]:
-        """``(source, "")`` or ``(None, why there is none)``."""
+    def find(self, method: str, task: str, scored: frozenset[str] = frozenset()) -> tuple[ModelSource | None, str]:
+        """``(source, "")`` or ``(None, why there is none)``; ``scored``: the sha256s of the checkpoints the
+        subject's results scored (empty: unknown)."""
 
 
 def parse_ckpt_options(items: list[str] | tuple[str, ...]) -> dict[str, Path]:
@@ -94,10 +95,19 @@ class CheckpointFinder:
         self.ckpts, self.device = ckpts, device
         self._loaded: dict[str, ModelSource] = {}
 
-    def find(self, method: str, task: str) -> tuple[ModelSource | None, str]:
-        """``method``: a method name, or another name results are known by (a bundled model's)."""
+    def find(self, name: str, task: str, scored: frozenset[str] = frozenset()) -> tuple[ModelSource | None, str]:
+        """``name``: a method name, another name results are known by (a bundled model's), or a subject with a
+        recipe note (``init [shuffle_boxes true]``): its own ``--ckpt`` if given, else its method's when that file
+        is one of the checkpoints ``scored`` (so one method's checkpoint never stands in for another recipe)."""
+        method = name if name in self.ckpts else name.split(" [", 1)[0]
         if method not in self.ckpts:
-            return None, f"no --ckpt {method}=PATH given"
+            return None, f"no --ckpt {name}=PATH given"
+        if method != name:
+            from initbench.digests import sha256_file
+
+            if sha256_file(self.ckpts[method]) not in scored:
+                return None, (f"--ckpt {method}={self.ckpts[method]} is not a checkpoint the results of {name} "
+                              f"scored; give --ckpt '{name}=PATH'")
         if method not in self._loaded:
             from initbench.methods.base import method_names
             from initbench.training.checkpoints import load_checkpoint
@@ -119,7 +129,7 @@ class PretrainedFinder:
         self.device = device
         self._loaded: dict[str, ModelSource] = {}
 
-    def find(self, name: str, task: str) -> tuple[ModelSource | None, str]:
+    def find(self, name: str, task: str, scored: frozenset[str] = frozenset()) -> tuple[ModelSource | None, str]:
         from initbench.pretrained import catalogue_entries, resolve_pretrained
 
         if name not in {e["name"] for e in catalogue_entries()}:
@@ -141,7 +151,7 @@ class FloorFinder:
         self.root, self.split, self.short_side = root, split, short_side
         self._built: dict[tuple[str, str], ModelSource] = {}
 
-    def find(self, method: str, task: str) -> tuple[ModelSource | None, str]:
+    def find(self, method: str, task: str, scored: frozenset[str] = frozenset()) -> tuple[ModelSource | None, str]:
         from initbench.evaluation.floors import FLOORS, build_floor
 
         if method not in FLOORS:
@@ -161,10 +171,10 @@ class Sources:
     def __init__(self, finders: list[SourceFinder]):
         self.finders = finders
 
-    def find(self, method: str, task: str) -> tuple[ModelSource | None, str]:
+    def find(self, method: str, task: str, scored: frozenset[str] = frozenset()) -> tuple[ModelSource | None, str]:
         reasons = []
         for f in self.finders:
-            src, why = f.find(method, task)
+            src, why = f.find(method, task, scored)
             if src is not None:
                 return src, ""
             if why and why not in reasons:

@@ -231,3 +231,37 @@ def test_cli_schema_problem_missing_file_and_bad_ckpt_option(report_files, tmp_p
     assert r.exit_code == 2 and "--ckpt: expected METHOD=PATH" in r.output
     r = _cli([str(report_files["identity.json"]), str(report_files["identity.json"]), "--out", str(tmp_path / "r.html")])
     assert r.exit_code == 2 and "given twice" in r.output
+
+
+def test_results_of_one_method_with_other_recipes_are_subjects_not_seeds(tmp_path):
+    from initbench.report.results_set import LoadedResult, sections
+
+    def result(i, seed, **recipe):
+        trained = {"steps": 1500, "preset": "small", "variant": "ds", "shuffle_boxes": False, "seed": seed, **recipe}
+        doc = {"protocol": "paired-v1", "task": "sunny2night", "method": "init", "checkpoint_sha256": f"{i}" * 64,
+               "method_settings": {"trained_with": trained}}
+        return LoadedResult(tmp_path / f"r{i}.json", doc, i)
+
+    own = [result(0, 0), result(1, 1)]
+    shuffled = [result(2, 0, shuffle_boxes=True), result(3, 1, shuffle_boxes=True)]
+    (section,) = sections([*own, *shuffled])
+    assert [r.subject for r in section.results] == ["init [shuffle_boxes false]"] * 2 + ["init [shuffle_boxes true]"] * 2
+    groups = section.seed_groups()
+    assert sorted(groups) == ["init [shuffle_boxes false]", "init [shuffle_boxes true]"]
+    assert [r.path.name for r in groups["init [shuffle_boxes true]"]] == ["r2.json", "r3.json"]
+    (alone,) = sections(own)  # one recipe: the plain method name, and its two checkpoints are seeds
+    assert [r.subject for r in alone.results] == ["init", "init"] and list(alone.seed_groups()) == ["init"]
+
+
+def test_a_methods_checkpoint_stands_in_only_for_the_recipe_whose_results_scored_it(report_files):
+    from initbench.digests import sha256_file
+    from initbench.report.translations import CheckpointFinder
+
+    ckpt = report_files["munit0"]
+    finder = CheckpointFinder({"munit": ckpt})
+    src, why = finder.find("munit [variant 2]", "sunny2night", frozenset({sha256_file(ckpt)}))
+    assert src is not None and why == ""
+    src, why = finder.find("munit [variant 3]", "sunny2night", frozenset({"0" * 64}))
+    assert src is None
+    assert why == (f"--ckpt munit={ckpt} is not a checkpoint the results of munit [variant 3] scored; "
+                   "give --ckpt 'munit [variant 3]=PATH'")
